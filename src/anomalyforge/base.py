@@ -1,0 +1,322 @@
+"""Base classes: the detector and generator contracts (scikit-learn rules, PyOD scores, template methods).
+
+A detector subclass writes ``__init__`` (stores keyword arguments, all defaulted), ``_fit`` and ``_score``;
+validation, thresholds, prediction and persistence live here. A generator writes ``_generate`` (and
+``_fit`` when it learns); the base computes the exact mask of changed cells and guarantees every requested
+anomaly really changes its window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from anomalyforge.thresholds import make_threshold
+from anomalyforge.validation import (
+    check_channels,
+    check_is_fitted,
+    check_series,
+    check_windows,
+)
+
+__all__ = ["Tags", "GeneratorTags", "BaseDetector", "BaseGenerator", "GeneratedAnomalies"]
+
+
+@dataclass(frozen=True)
+class Tags:
+    """Capabilities of a detector, read by the common checks and the benchmark harness.
+
+    Attributes:
+        multivariate: accepts more than one channel.
+        requires_training: ``fit`` learns from data (False: a per-series statistic).
+        min_length: fewest time steps accepted when no ``window`` parameter says more.
+        allow_nan: NaN values are handled by the detector itself.
+        deterministic: the same ``random_state`` gives the same scores.
+        uses_torch: has torch modules (saved as safetensors).
+    """
+
+    multivariate: bool = True
+    requires_training: bool = True
+    min_length: int = 2
+    allow_nan: bool = False
+    deterministic: bool = True
+    uses_torch: bool = False
+
+
+@dataclass(frozen=True)
+class GeneratorTags:
+    """Capabilities of an anomaly generator."""
+
+    requires_training: bool = False
+    multivariate: bool = True
+    min_window: int = 4
+    uses_torch: bool = False
+
+
+class BaseDetector(BaseEstimator):
+    """Base class of every detector.
+
+    Public methods validate their input and call ``_fit(X, y)`` / ``_score(X)`` with a float64 array of
+    shape (n_timesteps, n_channels). After ``fit`` the detector has ``n_channels_in_``, ``train_scores_``
+    (scores of the training series, used for thresholds) and ``threshold_``.
+
+    The ``threshold`` parameter of subclasses (None, a float, ``"contamination"``, ``"gamma"`` or a
+    threshold object) with ``contamination`` decides ``threshold_``; subclasses that do not declare these
+    parameters use a 1 % contamination quantile of the training scores.
+    """
+
+    tags: ClassVar[Tags] = Tags()
+    registry_name: ClassVar[str | None] = None
+
+    # ----------------------------------------------------------------------------------------- hooks
+    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
+        raise NotImplementedError
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _build_modules(self) -> None:
+        """Recreate torch modules (empty weights) from params and JSON fitted state, for ``load``."""
+
+    def _min_length(self) -> int:
+        return max(int(getattr(self, "window", 0) or 0), self.tags.min_length)
+
+    # ---------------------------------------------------------------------------------------- public
+    def fit(self, X: Any, y: Any = None) -> BaseDetector:
+        """Fit on a (mostly normal) training series of shape (n_timesteps, n_channels).
+
+        Args:
+            X: training series; 1-D input is one channel.
+            y: optional 0/1 labels of the training series (ignored by unsupervised detectors).
+
+        Returns:
+            self.
+        """
+        X = check_series(X, min_length=self._min_length(), allow_nan=self.tags.allow_nan)
+        if X.shape[1] > 1 and not self.tags.multivariate:
+            raise ValueError(
+                f"{type(self).__name__} handles one channel, X has {X.shape[1]}; "
+                "fit one detector per channel or choose a multivariate detector"
+            )
+        if y is not None:
+            y = np.asarray(y).ravel()
+            if y.shape[0] != X.shape[0]:
+                raise ValueError(f"y has {y.shape[0]} labels for {X.shape[0]} time steps")
+        for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
+            delattr(self, attr)  # refitting starts clean
+        self._fit(X, y)
+        self.n_channels_in_ = X.shape[1]
+        if not hasattr(self, "train_scores_"):
+            self.train_scores_ = self._checked_scores(self._score(X), X.shape[0])
+        rule = make_threshold(getattr(self, "threshold", None), getattr(self, "contamination", 0.01))
+        self.threshold_ = float(rule.fit(self.train_scores_))
+        return self
+
+    def anomaly_score(self, X: Any) -> np.ndarray:
+        """Score every time step of X; higher means more anomalous.
+
+        Args:
+            X: series of shape (n_timesteps, n_channels) with the fitted channel count.
+
+        Returns:
+            float64 array of shape (n_timesteps,), all finite.
+        """
+        check_is_fitted(self)
+        X = check_series(X, min_length=self._min_length(), allow_nan=self.tags.allow_nan)
+        check_channels(X, self.n_channels_in_, type(self).__name__)
+        return self._checked_scores(self._score(X), X.shape[0])
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Alias of ``anomaly_score`` for PyOD users."""
+        return self.anomaly_score(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """0/1 prediction per time step: 1 where the score exceeds ``threshold_``."""
+        return (self.anomaly_score(X) > self.threshold_).astype(np.int8)
+
+    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+        return self.fit(X, y).predict(X)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the detector to one ``.safetensors`` file (JSON config + weights, never pickle)."""
+        from anomalyforge.persistence import save_model
+
+        return save_model(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> BaseDetector:
+        """Read a detector written by ``save``; a tampered file or another version raises ``ValueError``."""
+        from anomalyforge.persistence import load_model
+
+        obj = load_model(path)
+        if not isinstance(obj, cls):
+            raise TypeError(f"{path} holds a {type(obj).__name__}, not a {cls.__name__}")
+        return obj
+
+    @staticmethod
+    def _checked_scores(scores: Any, n: int) -> np.ndarray:
+        scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+        if scores.shape[0] != n:
+            raise RuntimeError(f"internal error: {scores.shape[0]} scores for {n} time steps")
+        if not np.isfinite(scores).all():
+            bad = int((~np.isfinite(scores)).sum())
+            raise RuntimeError(f"the detector produced {bad} non-finite scores; please report this as a bug")
+        return scores
+
+
+@dataclass
+class GeneratedAnomalies:
+    """Output of ``BaseGenerator.generate``.
+
+    Attributes:
+        anomalies: (n, window, n_channels) anomalous windows as generated (before patching).
+        patched: (n, window, n_channels) windows after patching (equal to ``anomalies`` for generators
+            without patching); these are what detectors train on.
+        mask: (n, window, n_channels) bool, True exactly where ``patched`` differs from its source window.
+        source: (n,) index of the source window of each output.
+    """
+
+    anomalies: np.ndarray
+    patched: np.ndarray
+    mask: np.ndarray
+    source: np.ndarray
+
+    @property
+    def step_mask(self) -> np.ndarray:
+        """(n, window) bool: time steps where any channel changed."""
+        return self.mask.any(axis=2)
+
+
+class BaseGenerator(BaseEstimator):
+    """Base class of anomaly generators.
+
+    Subclasses implement ``_generate(windows, rng) -> (anomalies, patched)`` (or just one array used for
+    both) for windows of shape (n, window, n_channels), and ``_fit(X)`` when they learn from normal data.
+    """
+
+    tags: ClassVar[GeneratorTags] = GeneratorTags()
+    registry_name: ClassVar[str | None] = None
+    max_redraws: ClassVar[int] = 10
+
+    def _fit(self, X: np.ndarray) -> None:
+        """Learn from a normal (n_timesteps, n_channels) series; nothing for rule-based generators."""
+
+    def _generate(self, windows: np.ndarray, rng: np.random.Generator) -> Any:
+        raise NotImplementedError
+
+    def _build_modules(self) -> None:
+        """Recreate torch modules from params and JSON fitted state, for ``load``."""
+
+    def fit(self, X: Any, y: Any = None) -> BaseGenerator:
+        """Fit on a normal series (n_timesteps, n_channels); returns self."""
+        X = check_series(X, min_length=max(int(getattr(self, "window", 0) or 0), 2))
+        for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
+            delattr(self, attr)
+        self._fit(X)
+        self.n_channels_in_ = X.shape[1]
+        return self
+
+    def generate(self, windows: Any, n_per_window: int = 1, random_state: Any = None) -> GeneratedAnomalies:
+        """Forge anomalies from normal windows.
+
+        Args:
+            windows: (n_windows, window, n_channels) normal windows (2-D means one channel).
+            n_per_window: anomalies made from each window.
+            random_state: seed or ``numpy.random.Generator``; the same seed gives the same output.
+
+        Returns:
+            ``GeneratedAnomalies`` with n_windows * n_per_window entries; every one differs from its
+            source window in at least one cell, and ``mask`` marks exactly the cells that differ.
+        """
+        W = check_windows(windows)
+        if self.tags.requires_training:
+            check_is_fitted(self)
+        if hasattr(self, "n_channels_in_"):
+            check_channels(W[0], self.n_channels_in_, type(self).__name__)
+        if W.shape[1] < self.tags.min_window:
+            raise ValueError(f"windows have {W.shape[1]} steps, {type(self).__name__} needs >= {self.tags.min_window}")
+        if n_per_window < 1:
+            raise ValueError(f"n_per_window must be >= 1, got {n_per_window}")
+        rng = np.random.default_rng(random_state)
+        source = np.repeat(np.arange(W.shape[0]), n_per_window)
+        src = W[source]
+        anomalies, patched = self._split(self._generate(src.copy(), rng))
+        todo = ~(patched != src).reshape(len(src), -1).any(axis=1)
+        for _ in range(self.max_redraws):
+            if not todo.any():
+                break
+            idx = np.flatnonzero(todo)
+            a2, p2 = self._split(self._generate(src[idx].copy(), rng))
+            anomalies[idx], patched[idx] = a2, p2
+            todo[idx] = ~(p2 != src[idx]).reshape(len(idx), -1).any(axis=1)
+        if todo.any():
+            raise RuntimeError(
+                f"{type(self).__name__} left {int(todo.sum())} windows unchanged after {self.max_redraws} "
+                "redraws (constant windows?); check the input windows or the generator's parameters"
+            )
+        return GeneratedAnomalies(anomalies=anomalies, patched=patched, mask=patched != src, source=source)
+
+    def inject(
+        self,
+        series: Any,
+        n_anomalies: int = 1,
+        window: int | None = None,
+        random_state: Any = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Plant anomalies into a normal series at random, non-overlapping windows.
+
+        Args:
+            series: (n_timesteps, n_channels) normal series.
+            n_anomalies: how many windows to change.
+            window: window length (default: the generator's ``window`` parameter, else 100).
+            random_state: seed or Generator.
+
+        Returns:
+            ``(new_series, mask)``: the changed series (n_timesteps, n_channels) and the bool mask of
+            exactly the cells that changed.
+        """
+        X = check_series(series)
+        window = int(window or getattr(self, "window", None) or 100)
+        if X.shape[0] < window:
+            raise ValueError(f"the series has {X.shape[0]} steps, shorter than the window ({window})")
+        starts = np.arange(0, X.shape[0] - window + 1, window)  # non-overlapping slots
+        if n_anomalies > len(starts):
+            raise ValueError(
+                f"cannot place {n_anomalies} non-overlapping windows of {window} steps in {X.shape[0]} steps"
+            )
+        rng = np.random.default_rng(random_state)
+        chosen_starts = np.sort(rng.choice(starts, n_anomalies, replace=False))
+        windows = np.stack([X[s : s + window] for s in chosen_starts])
+        out = self.generate(windows, 1, rng)
+        new = X.copy()
+        for s, w in zip(chosen_starts, out.patched, strict=True):
+            new[s : s + window] = w
+        return new, new != X
+
+    def save(self, path: str | Path) -> Path:
+        from anomalyforge.persistence import save_model
+
+        return save_model(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> BaseGenerator:
+        from anomalyforge.persistence import load_model
+
+        obj = load_model(path)
+        if not isinstance(obj, cls):
+            raise TypeError(f"{path} holds a {type(obj).__name__}, not a {cls.__name__}")
+        return obj
+
+    @staticmethod
+    def _split(out: Any) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(out, tuple):
+            a, p = out
+        else:
+            a = p = out
+        a = np.asarray(a, dtype=np.float64)
+        p = np.asarray(p, dtype=np.float64)
+        return (a.copy() if a is p else a), p

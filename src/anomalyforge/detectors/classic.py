@@ -1,0 +1,299 @@
+"""Classic detectors on sliding windows, via scikit-learn, plus a per-step z-score baseline.
+
+Each window of ``window`` steps (all channels, standardised with the training mean and standard
+deviation) is one feature vector. Training uses at most ``max_train_windows`` windows, evenly spread
+over the training series; scoring slides over the test series every ``score_stride`` steps (always
+covering the last step) and maps window scores back to steps with ``windows_to_timesteps`` (``how``:
+each step takes the max, or the mean, of the windows that contain it). Scoring runs in batches over a
+zero-copy window view, so long series never hold every window in memory.
+
+Defaults follow ../shared/papers/normalizing_flow_anomaly_detection.txt where it gives them: isolation
+forest with 100 trees and contamination 0.05, one-class SVM with an RBF kernel, gamma 0.1, nu 0.05, and
+elliptic envelope with contamination 0.05. Constant channels are kept: their standard deviation is
+taken as 1, so they add nothing to the distance but never divide by zero.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.covariance import EllipticEnvelope
+from sklearn.decomposition import PCA
+from sklearn.ensemble import IsolationForest
+from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
+from sklearn.svm import OneClassSVM
+
+from anomalyforge.base import BaseDetector, Tags
+from anomalyforge.registry import DETECTORS
+from anomalyforge.training import batched
+from anomalyforge.validation import sliding_windows, windows_to_timesteps
+
+__all__ = [
+    "WindowSklearnDetector",
+    "WindowIForest",
+    "WindowOCSVM",
+    "WindowLOF",
+    "WindowEllipticEnvelope",
+    "WindowPCA",
+    "WindowKNN",
+    "ZScore",
+]
+
+_SMALL = {"window": 8, "max_train_windows": 300}
+
+
+def standardiser(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation of X (n, C); constant channels get std 1."""
+    mean = X.mean(axis=0)
+    std = X.std(axis=0)
+    return mean, np.where(std > 1e-12, std, 1.0)
+
+
+class WindowSklearnDetector(BaseDetector):
+    """Shared machinery: standardise, window, fit a scikit-learn model, score windows in batches."""
+
+    tags: ClassVar[Tags] = Tags(min_length=2)
+
+    def _make_model(self) -> Any:
+        raise NotImplementedError
+
+    def _window_scores(self, features: np.ndarray) -> np.ndarray:
+        """Higher = more anomalous, one per row of (n_windows, window * n_channels)."""
+        return -self.model_.score_samples(features)
+
+    def _features(self, X: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
+        Z = (X - self.mean_) / self.std_
+        return sliding_windows(Z, self.window, stride)
+
+    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
+        self.mean_, self.std_ = standardiser(X)
+        windows, _ = self._features(X, 1)
+        n = len(windows)
+        take = np.unique(np.linspace(0, n - 1, min(n, self.max_train_windows)).round().astype(int))
+        features = windows[take].reshape(len(take), -1)
+        self.model_ = self._make_model()
+        self.model_.fit(features)
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        windows, starts = self._features(X, self.score_stride)
+        scores = np.empty(len(windows))
+        for sl in batched(len(windows), self.batch_size):
+            scores[sl] = self._window_scores(np.ascontiguousarray(windows[sl]).reshape(sl.stop - sl.start, -1))
+        return windows_to_timesteps(scores, starts, self.window, X.shape[0], self.how)
+
+
+@DETECTORS.register("iforest", test_params=_SMALL)
+class WindowIForest(WindowSklearnDetector):
+    """Isolation forest on sliding windows (100 trees, contamination 0.05)."""
+
+    def __init__(
+        self,
+        window: int = 50,
+        n_estimators: int = 100,
+        contamination: float = 0.05,
+        max_train_windows: int = 5000,
+        score_stride: int = 1,
+        how: str = "max",
+        batch_size: int = 4096,
+        threshold: Any = None,
+        random_state: int | None = 0,
+    ) -> None:
+        self.window = window
+        self.n_estimators = n_estimators
+        self.contamination = contamination
+        self.max_train_windows = max_train_windows
+        self.score_stride = score_stride
+        self.how = how
+        self.batch_size = batch_size
+        self.threshold = threshold
+        self.random_state = random_state
+
+    def _make_model(self) -> IsolationForest:
+        return IsolationForest(
+            n_estimators=self.n_estimators,
+            contamination=self.contamination,
+            random_state=self.random_state,
+            n_jobs=1,
+        )
+
+
+@DETECTORS.register("ocsvm", test_params=_SMALL)
+class WindowOCSVM(WindowSklearnDetector):
+    """One-class SVM (RBF kernel, gamma 0.1, nu 0.05) on sliding windows."""
+
+    def __init__(
+        self,
+        window: int = 50,
+        gamma: float | str = 0.1,
+        nu: float = 0.05,
+        contamination: float = 0.05,
+        max_train_windows: int = 2000,
+        score_stride: int = 1,
+        how: str = "max",
+        batch_size: int = 4096,
+        threshold: Any = None,
+    ) -> None:
+        self.window = window
+        self.gamma = gamma
+        self.nu = nu
+        self.contamination = contamination
+        self.max_train_windows = max_train_windows
+        self.score_stride = score_stride
+        self.how = how
+        self.batch_size = batch_size
+        self.threshold = threshold
+
+    def _make_model(self) -> OneClassSVM:
+        # gamma 0.1 was set for per-feature standardised vectors; scale by the window's dimension so the
+        # kernel keeps the same width whatever the window length and channel count ("scale" is sklearn's).
+        gamma = self.gamma
+        if isinstance(gamma, int | float):
+            gamma = float(gamma) / (self.window * self.n_features_in_channels_)
+        return OneClassSVM(kernel="rbf", gamma=gamma, nu=self.nu)
+
+    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
+        self.n_features_in_channels_ = X.shape[1]
+        super()._fit(X, y)
+
+
+@DETECTORS.register("lof", test_params=_SMALL)
+class WindowLOF(WindowSklearnDetector):
+    """Local outlier factor (novelty mode) on sliding windows."""
+
+    def __init__(
+        self,
+        window: int = 50,
+        n_neighbors: int = 20,
+        contamination: float = 0.05,
+        max_train_windows: int = 3000,
+        score_stride: int = 1,
+        how: str = "max",
+        batch_size: int = 4096,
+        threshold: Any = None,
+    ) -> None:
+        self.window = window
+        self.n_neighbors = n_neighbors
+        self.contamination = contamination
+        self.max_train_windows = max_train_windows
+        self.score_stride = score_stride
+        self.how = how
+        self.batch_size = batch_size
+        self.threshold = threshold
+
+    def _make_model(self) -> LocalOutlierFactor:
+        return LocalOutlierFactor(n_neighbors=self.n_neighbors, novelty=True, contamination=self.contamination)
+
+
+@DETECTORS.register("elliptic", test_params=_SMALL)
+class WindowEllipticEnvelope(WindowSklearnDetector):
+    """Elliptic envelope (robust covariance, contamination 0.05) on sliding windows."""
+
+    def __init__(
+        self,
+        window: int = 10,
+        contamination: float = 0.05,
+        max_train_windows: int = 3000,
+        score_stride: int = 1,
+        how: str = "max",
+        batch_size: int = 4096,
+        threshold: Any = None,
+        random_state: int | None = 0,
+    ) -> None:
+        self.window = window
+        self.contamination = contamination
+        self.max_train_windows = max_train_windows
+        self.score_stride = score_stride
+        self.how = how
+        self.batch_size = batch_size
+        self.threshold = threshold
+        self.random_state = random_state
+
+    def _make_model(self) -> EllipticEnvelope:
+        # support_fraction=1 keeps the fit defined when windows outnumber features only a little.
+        return EllipticEnvelope(contamination=self.contamination, random_state=self.random_state)
+
+    def _window_scores(self, features: np.ndarray) -> np.ndarray:
+        return self.model_.mahalanobis(features)
+
+
+@DETECTORS.register("pca", test_params=_SMALL)
+class WindowPCA(WindowSklearnDetector):
+    """PCA reconstruction error of sliding windows."""
+
+    def __init__(
+        self,
+        window: int = 50,
+        n_components: float | int = 0.95,
+        contamination: float = 0.05,
+        max_train_windows: int = 10000,
+        score_stride: int = 1,
+        how: str = "max",
+        batch_size: int = 4096,
+        threshold: Any = None,
+    ) -> None:
+        self.window = window
+        self.n_components = n_components
+        self.contamination = contamination
+        self.max_train_windows = max_train_windows
+        self.score_stride = score_stride
+        self.how = how
+        self.batch_size = batch_size
+        self.threshold = threshold
+
+    def _make_model(self) -> PCA:
+        return PCA(n_components=self.n_components, svd_solver="full")
+
+    def _window_scores(self, features: np.ndarray) -> np.ndarray:
+        recon = self.model_.inverse_transform(self.model_.transform(features))
+        return np.mean((features - recon) ** 2, axis=1)
+
+
+@DETECTORS.register("knn", test_params=_SMALL)
+class WindowKNN(WindowSklearnDetector):
+    """Distance to the k-th nearest training window."""
+
+    def __init__(
+        self,
+        window: int = 50,
+        n_neighbors: int = 5,
+        contamination: float = 0.05,
+        max_train_windows: int = 3000,
+        score_stride: int = 1,
+        how: str = "max",
+        batch_size: int = 4096,
+        threshold: Any = None,
+    ) -> None:
+        self.window = window
+        self.n_neighbors = n_neighbors
+        self.contamination = contamination
+        self.max_train_windows = max_train_windows
+        self.score_stride = score_stride
+        self.how = how
+        self.batch_size = batch_size
+        self.threshold = threshold
+
+    def _make_model(self) -> NearestNeighbors:
+        return NearestNeighbors(n_neighbors=self.n_neighbors)
+
+    def _window_scores(self, features: np.ndarray) -> np.ndarray:
+        k = min(self.n_neighbors, self.model_.n_samples_fit_)
+        dist, _ = self.model_.kneighbors(features, n_neighbors=k)
+        return dist[:, -1]
+
+
+@DETECTORS.register("zscore")
+class ZScore(BaseDetector):
+    """Largest absolute per-channel z-score of each step against the training mean and deviation."""
+
+    tags: ClassVar[Tags] = Tags(min_length=2)
+
+    def __init__(self, contamination: float = 0.01, threshold: Any = None) -> None:
+        self.contamination = contamination
+        self.threshold = threshold
+
+    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
+        self.mean_, self.std_ = standardiser(X)
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        return np.abs((X - self.mean_) / self.std_).max(axis=1)
