@@ -1,0 +1,191 @@
+"""Any series in a CSV (``.csv``/``.csv.gz``, with a header line) or Parquet file.
+
+Columns:
+
+- label: ``label``, ``is_anomaly`` or ``anomaly`` (case-insensitive; or ``label_column=``), 0/1 or
+  TRUE/FALSE; without one the labels are all 0 and ``meta["has_labels"]`` is False;
+- timestamp: ``timestamp``, ``timestamps``, ``time``, ``date`` or ``datetime`` (or ``timestamp_column=``),
+  kept as ``meta["test_timestamps"]``, never a channel;
+- channels: every other column (or the ``channels=`` list). A channel must be numeric: a cell that is
+  not a number is a ValueError naming the file, line and column. Empty cells are missing values:
+  ``fill="none"`` (default) refuses them, ``fill="ffill"`` forward- then back-fills them per column
+  (count in ``meta["n_filled"]``).
+
+Split: none by default (``train=None``, the whole series is the test part); ``train_end=n`` or
+``train_fraction=f`` make the first ``n`` (or ``floor(f * len)``) rows the training part, whose labels
+are dropped (count in ``meta["train_label_steps"]``).
+
+`load_generic` reads one file; the registered ``"generic"`` dataset lists the files of a folder
+(``<root>/generic/`` or the root itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from anomalyforge.datasets._io import fill_missing, numeric_columns, read_table, strip_suffix, time_split
+from anomalyforge.datasets._io import label_column as to_labels
+from anomalyforge.datasets.base import DatasetLoader, SeriesData
+
+__all__ = ["GenericLoader", "load_generic"]
+
+_SUFFIXES = (".csv.gz", ".csv", ".parquet", ".pq")
+_LABELS = ("label", "is_anomaly", "anomaly")
+_TIMES = ("timestamp", "timestamps", "time", "date", "datetime")
+
+
+def _pick(columns: list[str], given: str | None, candidates: tuple[str, ...], what: str, path: Path) -> str | None:
+    if given is not None:
+        if given not in columns:
+            raise ValueError(f"{path}: no {what} column {given!r}; columns are {', '.join(columns)}")
+        return given
+    lowered = {c.lower(): c for c in columns}
+    return next((lowered[c] for c in candidates if c in lowered), None)
+
+
+def load_generic(
+    path: str | Path,
+    *,
+    label_column: str | None = None,
+    timestamp_column: str | None = None,
+    channels: Sequence[str] | None = None,
+    train_end: int | None = None,
+    train_fraction: float | None = None,
+    fill: Literal["ffill", "none"] = "none",
+    dataset: str = "generic",
+) -> SeriesData:
+    """Read one CSV or Parquet file into a `SeriesData` (see the module docstring for the rules).
+
+    Args:
+        path: The file.
+        label_column: Label column; default: the first of label, is_anomaly, anomaly.
+        timestamp_column: Timestamp column; default: the first of timestamp, timestamps, time, date, datetime.
+        channels: Channel columns; default: all other columns.
+        train_end: Number of leading rows that form the training part.
+        train_fraction: Alternatively, the fraction of leading rows that form the training part.
+        fill: "none" (missing cells are an error) or "ffill" (forward- then back-fill per column).
+        dataset: Dataset key used in the series name.
+
+    Returns:
+        SeriesData with test of shape (n_test, C) and labels of shape (n_test,).
+
+    Raises:
+        ValueError: Bad layout, non-numeric channel cell, bad label, bad split.
+    """
+    path = Path(path)
+    stem = strip_suffix(path.name, _SUFFIXES)
+    if stem is None:
+        raise ValueError(f"{path}: expected a .csv, .csv.gz or .parquet file")
+    is_parquet = path.name.endswith((".parquet", ".pq"))
+    if is_parquet:
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several types
+            raise ValueError(f"{path}: not a readable Parquet file ({exc})") from exc
+    else:
+        frame = read_table(path, header=True)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    columns = list(frame.columns)
+    label_col = _pick(columns, label_column, _LABELS, "label", path)
+    time_col = _pick(columns, timestamp_column, _TIMES, "timestamp", path)
+    if channels is None:
+        channel_cols = [c for c in columns if c not in (label_col, time_col)]
+    else:
+        unknown = [c for c in channels if c not in columns]
+        if unknown:
+            raise ValueError(f"{path}: no column(s) {unknown}; columns are {', '.join(columns)}")
+        channel_cols = list(channels)
+    if not channel_cols:
+        raise ValueError(f"{path}: no channel column besides the label/timestamp columns")
+    where = "row" if is_parquet else "line"
+    try:
+        values = numeric_columns(
+            frame, channel_cols, path, header=True, allow_nan=True, first_row=0 if is_parquet else 2, unit=where
+        )
+    except ValueError as exc:
+        raise ValueError(f"{exc}; if it is not a channel, pass channels=[...] or timestamp_column=...") from exc
+    n_missing = int(np.isnan(values).sum())
+    if fill == "none" and n_missing:
+        i, j = np.argwhere(np.isnan(values))[0]
+        raise ValueError(
+            f"{path}: {n_missing} missing value(s), first at {where} {i + (0 if is_parquet else 2)}, column "
+            f"{channel_cols[j]!r}; pass fill='ffill' to fill them or fix the file"
+        )
+    values, n_filled = fill_missing(values, fill, path)
+    if label_col is None:
+        labels = np.zeros(len(values), dtype=np.int8)
+    else:
+        labels = to_labels(frame[label_col], path, first_line=0 if is_parquet else 2, what=label_col)
+    n = len(values)
+    if train_end is not None and train_fraction is not None:
+        raise ValueError("give train_end or train_fraction, not both")
+    if train_fraction is not None:
+        cut: int | None = time_split(n, train_fraction, str(path))
+    elif train_end is not None:
+        if not 0 < train_end < n:
+            raise ValueError(f"{path}: train_end={train_end} must be in (0, {n})")
+        cut = int(train_end)
+    else:
+        cut = None
+    start = 0 if cut is None else cut
+    meta: dict[str, Any] = {
+        "source": str(path),
+        "split": "no training part" if cut is None else f"first {cut} rows as train (labels ignored)",
+        "has_labels": label_col is not None,
+        "fill": fill,
+        "n_missing": n_missing,
+        "n_filled": n_filled,
+        "train_label_steps": 0 if cut is None else int(labels[:cut].sum()),
+        "has_anomaly": bool(labels[start:].any()),
+    }
+    if time_col is not None:
+        meta["test_timestamps"] = frame[time_col].to_numpy()[start:]
+    return SeriesData(
+        name=f"{dataset}/{stem}",
+        dataset=dataset,
+        train=None if cut is None else values[:cut],
+        test=values[start:],
+        labels=labels[start:],
+        channels=channel_cols,
+        meta=meta,
+    )
+
+
+class GenericLoader(DatasetLoader):
+    """A folder of CSV/Parquet files, each one series (see `load_generic`)."""
+
+    name = "generic"
+    folders = ("generic",)
+    description = "a folder of .csv/.csv.gz/.parquet files with a header (numeric channels, optional label)"
+
+    def _files(self, directory: Path) -> dict[str, Path]:
+        files = {}
+        for p in sorted(directory.iterdir()):
+            stem = strip_suffix(p.name, _SUFFIXES)
+            if stem is not None and p.is_file():
+                files[stem] = p
+        return files
+
+    def _looks_like(self, path: Path) -> bool:
+        return bool(self._files(path))
+
+    def _list(self, directory: Path) -> list[str]:
+        return sorted(self._files(directory))
+
+    def _load(self, directory: Path, short_name: str, **options: Any) -> SeriesData:
+        return load_generic(self._files(directory)[short_name], dataset=self.name, **options)
+
+
+GENERIC = GenericLoader()
+
+
+def load_generic_folder(
+    root: str | Path | None = None, names: Sequence[str] | None = None, **options: Any
+) -> Iterator[SeriesData]:
+    """Lazily load every file of ``<root>/generic/`` (or ``root`` itself) with `load_generic`."""
+    return GENERIC(root, names, **options)
