@@ -1,0 +1,111 @@
+"""Window vectors shared by the flow and autoencoder detectors.
+
+A window of ``window`` steps x C channels, standardised per channel with the training mean and standard
+deviation, is flattened to one vector of ``window * C`` features (time-major: step 0's channels first).
+Optionally it is reduced by PCA, fitted on the training vectors; the part of the vector outside the kept
+components (the residual) is then modelled as isotropic Gaussian noise with the training residual
+variance, as in probabilistic PCA, so that the density stays a density over the whole window space and an
+anomaly orthogonal to the kept components still raises the score.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from anomalyforge.detectors.classic import standardiser
+from anomalyforge.validation import sliding_windows
+
+__all__ = ["standardiser", "standardise", "training_vectors", "WindowPCA", "fit_pca"]
+
+_CLIP = 1e4  # standardised values beyond this are clipped before the network (keeps float32 finite)
+
+
+def standardise(X: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """(X - mean) / std, clipped to +-1e4 standard deviations; shape (n, C) kept."""
+    return np.clip((X - mean) / std, -_CLIP, _CLIP)
+
+
+def training_vectors(Z: np.ndarray, window: int, stride: int, max_windows: int) -> np.ndarray:
+    """Flattened training windows of a standardised series, at most ``max_windows`` evenly spread.
+
+    Args:
+        Z: (n_timesteps, C) standardised series.
+        window: window length.
+        stride: step between window starts.
+        max_windows: cap on the number of windows (evenly spread over the series).
+
+    Returns:
+        float32 array (n_windows, window * C).
+    """
+    windows, _ = sliding_windows(Z, window, stride)
+    n = len(windows)
+    take = np.unique(np.linspace(0, n - 1, min(n, max_windows)).round().astype(np.int64))
+    return np.ascontiguousarray(windows[take]).reshape(len(take), -1).astype(np.float32)
+
+
+def fit_pca(vectors: np.ndarray, n_components: int | float) -> tuple[np.ndarray, np.ndarray, float]:
+    """PCA of training vectors through the eigendecomposition of their covariance.
+
+    Args:
+        vectors: (n, d) training vectors.
+        n_components: an int (kept components, at most d - 1) or a float in (0, 1) (share of variance kept).
+
+    Returns:
+        ``(mean (d,), components (k, d), residual_var)``: the residual variance is the mean variance per
+        discarded dimension (floored at 1e-6 so the residual density stays proper).
+    """
+    X = np.asarray(vectors, dtype=np.float64)
+    n, d = X.shape
+    if d < 2:
+        raise ValueError(f"PCA reduction needs at least 2 features per window, got {d}; set n_components=None")
+    mean = X.mean(axis=0)
+    cov = np.cov(X - mean, rowvar=False, bias=True).reshape(d, d)
+    eigval, eigvec = np.linalg.eigh(cov)
+    eigval, eigvec = np.clip(eigval[::-1], 0.0, None), eigvec[:, ::-1]
+    if isinstance(n_components, float) and 0.0 < n_components < 1.0:
+        share = np.cumsum(eigval) / max(eigval.sum(), 1e-12)
+        k = int(np.searchsorted(share, n_components) + 1)
+    elif isinstance(n_components, int | np.integer) and n_components >= 1:
+        k = int(n_components)
+    else:
+        raise ValueError(
+            f"n_components must be None, an int >= 1 or a float in (0, 1); got {n_components!r}"
+        )
+    k = min(k, d - 1)
+    residual_var = float(max(eigval[k:].mean(), 1e-6))
+    return mean, np.ascontiguousarray(eigvec[:, :k].T), residual_var
+
+
+class WindowPCA:
+    """Torch-side projection of window vectors onto fitted components, with the residual log-density.
+
+    Args:
+        mean: (d,) mean of the training vectors.
+        components: (k, d) orthonormal rows.
+        residual_var: variance per discarded dimension.
+    """
+
+    def __init__(self, mean: np.ndarray, components: np.ndarray, residual_var: float) -> None:
+        self.mean = torch.as_tensor(mean, dtype=torch.float32)
+        self.components = torch.as_tensor(components, dtype=torch.float32)
+        self.residual_var = float(residual_var)
+        self.n_residual = components.shape[1] - components.shape[0]
+
+    def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reduce (b, d) vectors to (b, k) codes; also return the (b,) residual log-density."""
+        centred = x - self.mean
+        codes = centred @ self.components.T
+        resid_sq = (centred.square().sum(dim=1) - codes.square().sum(dim=1)).clamp_min(0.0)
+        log_density = -0.5 * (
+            resid_sq / self.residual_var + self.n_residual * math.log(2 * math.pi * self.residual_var)
+        )
+        return codes, log_density
+
+    def to(self, device: torch.device) -> WindowPCA:
+        """Move the projection to ``device``; returns self."""
+        self.mean = self.mean.to(device)
+        self.components = self.components.to(device)
+        return self
