@@ -71,9 +71,7 @@ def fit_pca(vectors: np.ndarray, n_components: int | float) -> tuple[np.ndarray,
     elif isinstance(n_components, int | np.integer) and n_components >= 1:
         k = int(n_components)
     else:
-        raise ValueError(
-            f"n_components must be None, an int >= 1 or a float in (0, 1); got {n_components!r}"
-        )
+        raise ValueError(f"n_components must be None, an int >= 1 or a float in (0, 1); got {n_components!r}")
     k = min(k, d - 1)
     residual_var = float(max(eigval[k:].mean(), 1e-6))
     return mean, np.ascontiguousarray(eigvec[:, :k].T), residual_var
