@@ -22,6 +22,11 @@ _TRUE = {"1", "1.0", "true", "t", "yes"}
 _FALSE = {"0", "0.0", "false", "f", "no"}
 
 
+def _show(value: object) -> str:
+    """A cell for a message: strings quoted, numpy scalars as plain numbers."""
+    return repr(value) if isinstance(value, str) else str(getattr(value, "item", lambda: value)())
+
+
 def strip_suffix(filename: str, suffixes: Sequence[str] = TEXT_SUFFIXES) -> str | None:
     """Return ``filename`` without the first matching suffix, or None if none matches."""
     for suffix in suffixes:
@@ -64,14 +69,32 @@ def read_text(path: Path) -> str:
         raise ValueError(f"{path}: not a readable text file ({exc})") from exc
 
 
-def _data_lines(text: str, path: Path, skip: int) -> list[str]:
-    lines = text.split("\n")
-    while lines and not lines[-1].strip():
-        lines.pop()
-    for i in range(skip, len(lines)):
-        if not lines[i].strip():
-            raise ValueError(f"{path}: line {i + 1} is empty inside the data; remove it or fill it in")
-    return lines
+def _line_counts(text: str, path: Path, skip: int, sep: str) -> tuple[np.ndarray, list[str] | None]:
+    """Separator count + 1 per line (vectorised over the bytes); trailing blank lines dropped.
+
+    Returns the counts and, when the text holds quotes (so that a quoted separator must not count), the
+    lines themselves for a careful recount.
+    """
+    data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    newlines = np.flatnonzero(data == 10)
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [data.size]))
+    lengths = ends - starts
+    has_cr = np.zeros(lengths.shape, dtype=bool)
+    has_cr[lengths > 0] = data[ends[lengths > 0] - 1] == 13
+    blank = (lengths - has_cr) == 0
+    n_lines = int(np.flatnonzero(~blank)[-1]) + 1 if (~blank).any() else 0
+    interior = np.flatnonzero(blank[skip:n_lines])
+    if interior.size:
+        raise ValueError(
+            f"{path}: line {int(interior[0]) + skip + 1} is empty inside the data; remove it or fill it in"
+        )
+    if '"' in text:
+        lines = text.split("\n")[:n_lines]
+        return np.fromiter((len(r) for r in csv.reader(lines, delimiter=sep)), dtype=np.int64), lines
+    seps = np.flatnonzero(data == ord(sep))
+    counts = np.searchsorted(seps, ends[:n_lines]) - np.searchsorted(seps, starts[:n_lines]) + 1
+    return counts, None
 
 
 def check_field_counts(
@@ -93,13 +116,11 @@ def check_field_counts(
     Raises:
         ValueError: Naming the first line whose field count differs.
     """
-    lines = _data_lines(text, path, 1 if header else 0)
-    if not lines:
+    if len(sep) != 1:
+        raise ValueError(f"separator must be one character, got {sep!r}")
+    counts, _ = _line_counts(text, path, 1 if header else 0, sep)
+    if not counts.size:
         raise ValueError(f"{path}: the file is empty")
-    if '"' in text:  # quoted fields may hold the separator: count properly
-        counts = np.fromiter((len(r) for r in csv.reader(lines, delimiter=sep)), dtype=np.int64)
-    else:
-        counts = np.fromiter((line.count(sep) + 1 for line in lines), dtype=np.int64, count=len(lines))
     expected = int(counts[0]) if n_fields is None else n_fields
     bad = np.flatnonzero(counts != expected)
     if bad.size:
@@ -108,7 +129,7 @@ def check_field_counts(
             f"{path}: line {i + 1} has {counts[i]} fields, expected {expected} "
             f"({bad.size} line(s) differ); the file is malformed or not in the expected layout"
         )
-    return expected, len(lines)
+    return expected, int(counts.size)
 
 
 def read_table(
@@ -166,14 +187,14 @@ def numeric_columns(
         if bad_text.size:
             i = int(bad_text[0])
             raise ValueError(
-                f"{path}: {unit} {i + offset}, column {col!r}: {raw.iloc[i]!r} is not a number "
+                f"{path}: {unit} {i + offset}, column {col!r}: {_show(raw.iloc[i])} is not a number "
                 f"({bad_text.size} such cell(s)); the column is expected to be numeric"
             )
         bad = np.flatnonzero(~np.isfinite(values) if not allow_nan else np.isinf(values))
         if bad.size:
             i = int(bad[0])
             raise ValueError(
-                f"{path}: {unit} {i + offset}, column {col!r}: value {raw.iloc[i]!r} is missing or infinite "
+                f"{path}: {unit} {i + offset}, column {col!r}: value {_show(raw.iloc[i])} is missing or infinite "
                 f"({bad.size} such cell(s)); fix the file"
             )
         out[:, j] = values
@@ -208,7 +229,7 @@ def label_column(values: pd.Series | np.ndarray, path: Path, *, first_line: int,
             return ones.astype(np.int8)
     i = int(bad[0])
     raise ValueError(
-        f"{path}: line {i + first_line}: {what} {series.iloc[i]!r} is not 0/1 (or TRUE/FALSE); "
+        f"{path}: line {i + first_line}: {what} {_show(series.iloc[i])} is not 0/1 (or TRUE/FALSE); "
         f"{bad.size} bad value(s)"
     )
 

@@ -103,7 +103,7 @@ class TSBLoader(DatasetLoader):
         else:
             if train_fraction is not None:
                 raise ValueError(f"{path}: a TSB-AD file carries its own split (_tr_<n>_); drop train_fraction")
-            cut, first = parse_tsb_ad_name(path.name)
+            cut, first = parse_tsb_ad_name(short_name.rsplit("/", 1)[-1])
             meta["first_anomaly"] = first
             if cut is not None and not 0 < cut < n:
                 raise ValueError(f"{path}: the name gives a training prefix of {cut} steps for a series of {n}")
