@@ -8,8 +8,10 @@ Layout (``ServerMachineDataset/``)::
     interpretation_label/machine-X-Y.txt[.gz]  optional, ``start-end:dim,dim,...`` (1-based dims)
 
 Train on ``train``, score ``test``. ``meta["interpretation"]`` holds the interpretation labels as
-``(start, end, dims)`` with half-open ``[start, end)`` test indices (the file's ``start-end`` pair lines up
-with the runs of ``test_label`` this way) and 0-based channel indices (the file's dims minus one).
+``(start, end, dims)`` with half-open ``[start, end)`` test indices and 0-based channel indices (the
+file's dims minus one). Read this way the file's ``start-end`` pairs equal the runs of ``test_label``
+for 264 of the 268 entries of the 19 machines in ../shared/datasets; the other four differ in the
+published files themselves (e.g. machine-1-3 ends one run at 23019 where test_label ends at 23020).
 """
 
 from __future__ import annotations
