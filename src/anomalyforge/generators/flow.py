@@ -1,0 +1,250 @@
+"""The ``flow`` generator: segments sampled from the low-likelihood region of a MAF, pasted into windows.
+
+After ../shared/papers/normalizing_flow_anomaly_detection.txt (sections 2.2 and 4.1, there on image
+patches): a masked autoregressive flow (zuko's ``MAF``) is fitted by maximum likelihood to normal patches
+(``patch_len`` steps x C channels of the training series, standardised with the training mean and standard
+deviation, flattened time-major). Anomalous patches come from its low-likelihood region, by ``mode``:
+
+- ``"tempered"``: z ~ N(0, t^2 I) with ``temperature`` t > 1, mapped through the inverse flow.
+- ``"rejection"``: z ~ N(0, I) (plain model samples); keep those whose log-likelihood is below the
+  ``quantile`` of the training patches' log-likelihoods.
+- ``"both"`` (default): tempered proposals, filtered by the same rejection rule.
+
+Rejection draws up to ``max_rounds`` rounds of proposals; when too few pass, the lowest-likelihood
+proposals of all rounds fill the gap (``last_acceptance_`` records the share that passed in the last call).
+Samples are clipped to +-``clip`` standard deviations and mapped back to data units. Each window then gets
+one patch (cropped to the window when ``patch_len`` is longer), at a uniform random start, on a random set
+of between 1 and max(1, ``max_channel_fraction`` * C) channels; the other cells keep their values.
+
+Sampling speed: the inverse of a fully autoregressive MAF takes one network pass per feature
+(``patch_len * C``). By default (``passes=None``) the autoregressive order is by time step, the C channels
+of one step forming one block (zuko's ``passes``), so sampling takes ``patch_len`` passes whatever C is;
+``passes=patch_len * C`` gives the fully autoregressive MAF. Each ``generate`` call samples a pool of at
+most ``pool_size`` patches and draws windows' patches from it. Everything random comes from the numpy
+generator passed to ``generate`` (torch is seeded from it), so a seed gives the same output.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import torch
+import zuko
+
+from anomalyforge.base import BaseGenerator, GeneratorTags
+from anomalyforge.detectors.flows.features import standardise, standardiser, training_vectors
+from anomalyforge.registry import GENERATORS
+from anomalyforge.training import TrainConfig, fit_loop, seed_torch, torch_threads
+from anomalyforge.validation import check_is_fitted
+
+__all__ = ["FlowPatchGenerator"]
+
+_MODES = ("tempered", "rejection", "both")
+
+
+@GENERATORS.register(
+    "flow",
+    test_params={"patch_len": 4, "transforms": 2, "hidden_features": 16, "epochs": 5, "max_train_patches": 300},
+)
+class FlowPatchGenerator(BaseGenerator):
+    """Patches sampled from a MAF's low-likelihood region (tempered and/or rejection), pasted into windows.
+
+    Args:
+        patch_len: steps per patch.
+        mode: "tempered", "rejection" or "both".
+        temperature: std of the base samples in "tempered" and "both" modes (> 1 reaches lower likelihood).
+        quantile: rejection keeps samples whose log-likelihood is below this quantile of the training patches'.
+        max_channel_fraction: a window's patch covers between 1 and max(1, fraction * C) random channels.
+        clip: samples are clipped to +-clip training standard deviations.
+        pool_size: most distinct patches sampled per ``generate`` call.
+        max_rounds: most rounds of rejection proposals per call.
+        passes: autoregressive blocks of the MAF (None: one per time step; ``patch_len * C``: fully
+            autoregressive); sampling takes one network pass per block.
+        transforms, hidden_features, hidden_layers: MAF depth and conditioner network size.
+        epochs, batch_size, lr, patience, val_fraction, time_budget: ``TrainConfig`` settings.
+        max_train_patches: cap on training patches (evenly spread over the series, stride 1).
+        train_noise: std of Gaussian noise added to standardised training patches.
+        random_state: seed of the MAF's training.
+    """
+
+    tags: ClassVar[GeneratorTags] = GeneratorTags(requires_training=True, uses_torch=True, min_window=2)
+
+    def __init__(
+        self,
+        patch_len: int = 8,
+        mode: str = "both",
+        temperature: float = 2.0,
+        quantile: float = 0.05,
+        max_channel_fraction: float = 0.5,
+        clip: float = 10.0,
+        pool_size: int = 512,
+        max_rounds: int = 20,
+        passes: int | None = None,
+        transforms: int = 4,
+        hidden_features: int = 64,
+        hidden_layers: int = 2,
+        epochs: int = 50,
+        batch_size: int = 128,
+        lr: float = 1e-3,
+        patience: int = 5,
+        val_fraction: float = 0.1,
+        time_budget: float | None = None,
+        max_train_patches: int = 5000,
+        train_noise: float = 0.01,
+        random_state: int | None = 0,
+    ) -> None:
+        self.patch_len = patch_len
+        self.mode = mode
+        self.temperature = temperature
+        self.quantile = quantile
+        self.max_channel_fraction = max_channel_fraction
+        self.clip = clip
+        self.pool_size = pool_size
+        self.max_rounds = max_rounds
+        self.passes = passes
+        self.transforms = transforms
+        self.hidden_features = hidden_features
+        self.hidden_layers = hidden_layers
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.patience = patience
+        self.val_fraction = val_fraction
+        self.time_budget = time_budget
+        self.max_train_patches = max_train_patches
+        self.train_noise = train_noise
+        self.random_state = random_state
+
+    # --------------------------------------------------------------------------------------- modules
+    def _build_modules(self) -> None:
+        if self.n_features_ < 2:
+            raise ValueError("the flow generator needs patches of at least 2 values; use patch_len >= 2")
+        passes = self.passes if self.passes is not None else self.patch_len
+        hidden = [int(self.hidden_features)] * int(self.hidden_layers)
+        self.flow_ = zuko.flows.MAF(
+            self.n_features_, transforms=int(self.transforms), passes=int(passes), hidden_features=hidden
+        )
+
+    def _check_params(self) -> None:
+        if self.mode not in _MODES:
+            raise ValueError(f"mode must be one of {_MODES}, got {self.mode!r}")
+        if self.mode in ("tempered", "both") and not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0 (> 1 to reach low likelihood), got {self.temperature}")
+        if not 0.0 < self.quantile < 1.0:
+            raise ValueError(f"quantile must be in (0, 1), got {self.quantile}")
+        if int(self.patch_len) < 1:
+            raise ValueError(f"patch_len must be >= 1, got {self.patch_len}")
+
+    def _fit(self, X: np.ndarray) -> None:
+        self._check_params()
+        if X.shape[0] < self.patch_len:
+            raise ValueError(f"the series has {X.shape[0]} time steps, shorter than patch_len ({self.patch_len})")
+        self.mean_, self.std_ = standardiser(X)
+        vectors = training_vectors(standardise(X, self.mean_, self.std_), self.patch_len, 1, self.max_train_patches)
+        self.n_features_ = int(vectors.shape[1])
+        rng = np.random.default_rng(self.random_state)
+        with torch_threads():
+            gen = seed_torch(self.random_state)
+            self._build_modules()
+            data = torch.from_numpy(vectors)
+            noise = float(self.train_noise)
+
+            def loss_fn(idx: np.ndarray) -> torch.Tensor:
+                x = data[torch.from_numpy(idx)]
+                if noise > 0 and self.flow_.training:
+                    x = x + noise * torch.randn(x.shape, generator=gen)
+                return -self.flow_().log_prob(x).mean() / self.n_features_
+
+            config = TrainConfig(
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                lr=self.lr,
+                patience=self.patience,
+                val_fraction=self.val_fraction,
+                time_budget=self.time_budget,
+            )
+            self.train_report_ = fit_loop(self.flow_, len(vectors), loss_fn, config, rng).as_dict()
+            with torch.no_grad():
+                self.train_log_prob_ = self.flow_().log_prob(data).numpy().astype(np.float64)
+
+    # -------------------------------------------------------------------------------------- sampling
+    def log_prob(self, patches: np.ndarray) -> np.ndarray:
+        """Model log-likelihood of patches in data units.
+
+        Args:
+            patches: (n, patch_len, C) patches.
+
+        Returns:
+            (n,) log-densities of the standardised, flattened patches.
+        """
+        P = np.asarray(patches, dtype=np.float64)
+        if P.ndim != 3 or P.shape[1:] != (self.patch_len, self.n_channels_in_):
+            raise ValueError(f"patches must have shape (n, {self.patch_len}, {self.n_channels_in_}); got {P.shape}")
+        Z = standardise(P, self.mean_, self.std_).reshape(len(P), -1)
+        with torch_threads(), torch.no_grad():
+            return self.flow_().log_prob(torch.as_tensor(Z, dtype=torch.float32)).numpy().astype(np.float64)
+
+    @torch.no_grad()
+    def _propose(self, n: int, scale: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        flow = self.flow_()
+        z = scale * torch.randn((n, self.n_features_), generator=gen)
+        x = flow.transform.inv(z).clamp(-self.clip, self.clip)
+        x = torch.nan_to_num(x, nan=0.0)
+        return x, flow.log_prob(x)
+
+    def sample_patches(self, n: int, random_state: int | np.random.Generator | None = None) -> np.ndarray:
+        """Draw ``n`` low-likelihood patches in data units, shape (n, patch_len, C)."""
+        check_is_fitted(self)
+        self._check_params()
+        rng = np.random.default_rng(random_state)
+        gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        with torch_threads():
+            if self.mode == "tempered":
+                x, _ = self._propose(n, float(self.temperature), gen)
+                self.last_acceptance_ = 1.0
+            else:
+                x = self._rejection(n, 1.0 if self.mode == "rejection" else float(self.temperature), gen)
+        P = x.numpy().astype(np.float64).reshape(n, self.patch_len, -1)
+        return P * self.std_ + self.mean_
+
+    def _rejection(self, n: int, scale: float, gen: torch.Generator) -> torch.Tensor:
+        limit = float(np.quantile(self.train_log_prob_, self.quantile))
+        kept: list[torch.Tensor] = []
+        pool_x: list[torch.Tensor] = []
+        pool_lp: list[torch.Tensor] = []
+        n_kept = n_proposed = 0
+        for _ in range(max(1, int(self.max_rounds))):
+            x, lp = self._propose(max(2 * n, 64), scale, gen)
+            ok = lp < limit
+            kept.append(x[ok])
+            pool_x.append(x[~ok])
+            pool_lp.append(lp[~ok])
+            n_kept += int(ok.sum())
+            n_proposed += len(x)
+            if n_kept >= n:
+                break
+        self.last_acceptance_ = n_kept / n_proposed
+        out = torch.cat(kept)[:n]
+        if len(out) < n:  # too few below the limit: take the least likely of the rest
+            rest = torch.cat(pool_x)[torch.argsort(torch.cat(pool_lp))[: n - len(out)]]
+            out = torch.cat([out, rest])
+        return out
+
+    # ------------------------------------------------------------------------------------ generation
+    def _generate(self, windows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        N, T, C = windows.shape
+        n_pool = min(N, max(1, int(self.pool_size)))
+        pool = self.sample_patches(n_pool, rng)
+        L = min(int(self.patch_len), T)
+        out = windows.copy()
+        picks = rng.integers(0, n_pool, size=N) if n_pool < N else rng.permutation(N)
+        max_channels = max(1, int(self.max_channel_fraction * C))
+        for i in range(N):
+            patch = pool[picks[i]]
+            offset = int(rng.integers(0, self.patch_len - L + 1))  # crop a long patch to the window
+            start = int(rng.integers(0, T - L + 1))
+            k = int(rng.integers(1, max_channels + 1))
+            channels = np.sort(rng.choice(C, size=k, replace=False))
+            out[i, start : start + L][:, channels] = patch[offset : offset + L][:, channels]
+        return out
