@@ -1,0 +1,324 @@
+"""VAN-AD (Chen et al., 2026): a visual masked autoencoder with ADMM and a normalizing flow.
+
+Pipeline per window of ``window`` steps (the series first standardised with the training mean and standard
+deviation of each channel):
+
+1. Render: the window (L, N) is normalised per variable to mean 0 and std ``norm_const`` = 0.4, drawn as an
+   (N, L) image (rows = variables), replicate-padded on the left to a multiple of the period, resized
+   bilinearly to ``image_size`` squared and repeated to 3 colour channels (``image.py``).
+2. MAE, two passes with complementary checkerboard masks (ratio 0.5); the masked-patch predictions of the
+   two passes together give the reconstructed image, which is turned grey and resized back to (N, L).
+3. ADMM: ``y_dec = y * (sigma_w / 0.4) + mu_w`` with the input window's per-variable mean and std.
+4. Reconstruction term per step: mean over channels of ``(y_dec - x)**2``; a step covered by several
+   windows takes the mean of their values (``how="step"``) or, with ``how="max"|"mean"``, each window's
+   mean error is mapped to steps with ``windows_to_timesteps``.
+5. NFM: a MAF (``flow.py``) fitted to the training per-step vectors gives ``-log p(x_t)``.
+6. Score: ``combine="standardised"`` (default) adds the two terms after centring each on its training
+   median and dividing by its training spread (IQR / 1.349), so that neither dominates: the paper's raw sum
+   ``lambda_rec * rec + lambda_nf * nll`` (``combine="paper"``, lambda_nf = 0.001) depends on the channel
+   count and the data's scale, because the NLL of an N-dimensional vector grows with N.
+
+Which MAE a result used is stated by the fitted attribute ``mae_source_``:
+
+- ``mae_weights=None`` (default): no pretrained weights are available offline, so a small MAE
+  (``image_size`` 64, patch 8, width 64) is trained on the training windows with the masked-patch MSE of
+  the same checkerboard masks (time-budgeted by ``mae_time_budget``): ``mae_source_ = "trained on training
+  windows"``. This is *not* the paper's zero-shot ImageNet MAE.
+- ``mae_weights=PATH``: a published MAE checkpoint (Meta's ``mae_visualize_vit_base.pth``, loaded without
+  pickle code execution, ``checkpoint.py``), frozen as in the paper: ``mae_source_ = "checkpoint PATH"``.
+  Its weights are stored in the saved model file; the path is informational only.
+
+Deviations from the public code, all deliberate: (a) the code computes the normalised window but renders
+the un-normalised one (``image_norm="none"`` reproduces that); (b) it resizes the padded image back to the
+unpadded length instead of dropping the padding; (c) its flow is fitted on the MAE's outputs and evaluated
+on the raw inputs; here it is fitted and evaluated on the same thing, the input vectors. With a frozen or
+separately trained MAE the joint loss ``lambda_rec * MSE + lambda_nf * NLL`` has no parameter shared by the
+two terms, so it is minimised by fitting the flow on the NLL alone (5 epochs, batches of 128 windows drawn
+with stride 10, as in the paper); the learning rate is constant (the code halves it each epoch).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from anomalyforge.base import BaseDetector, Tags
+from anomalyforge.detectors.classic import standardiser
+from anomalyforge.detectors.vanad.checkpoint import load_mae_checkpoint
+from anomalyforge.detectors.vanad.flow import build_flow, fit_flow, flow_nll
+from anomalyforge.detectors.vanad.image import (
+    admm_map,
+    estimate_period,
+    images_to_windows,
+    normalise_windows,
+    padding_for_period,
+    window_statistics,
+    windows_to_images,
+)
+from anomalyforge.detectors.vanad.mae import MAEConfig, MaskedAutoencoder
+from anomalyforge.registry import DETECTORS
+from anomalyforge.training import TrainConfig, batched, fit_loop, resolve_device, seed_torch, torch_threads
+from anomalyforge.validation import sliding_windows, windows_to_timesteps
+
+__all__ = ["VanAD"]
+
+_TINY = {
+    "window": 32,
+    "image_size": 32,
+    "patch_size": 8,
+    "embed_dim": 16,
+    "depth": 1,
+    "num_heads": 2,
+    "decoder_embed_dim": 16,
+    "decoder_depth": 1,
+    "decoder_num_heads": 2,
+    "mae_epochs": 2,
+    "max_train_windows": 64,
+    "nf_epochs": 1,
+    "nf_hidden": 8,
+}
+
+
+def _centre_and_spread(values: np.ndarray) -> tuple[float, float]:
+    """Median and IQR / 1.349 (falling back to the std, then 1) of training term values."""
+    q25, q50, q75 = np.quantile(values, [0.25, 0.5, 0.75])
+    spread = (q75 - q25) / 1.349
+    if not spread > 1e-12:
+        spread = float(np.std(values))
+    return float(q50), float(spread) if spread > 1e-12 else 1.0
+
+
+@DETECTORS.register("vanad", test_params=_TINY)
+class VanAD(BaseDetector):
+    """VAN-AD: checkerboard-masked MAE reconstruction of series images + ADMM + a MAF density term."""
+
+    tags: ClassVar[Tags] = Tags(min_length=8, uses_torch=True)
+
+    def __init__(
+        self,
+        window: int = 100,
+        period: int | None = None,
+        mae_weights: str | None = None,
+        mae_num_heads: int | None = None,
+        mae_decoder_num_heads: int | None = None,
+        image_size: int = 64,
+        patch_size: int = 8,
+        embed_dim: int = 64,
+        depth: int = 2,
+        num_heads: int = 4,
+        decoder_embed_dim: int = 64,
+        decoder_depth: int = 1,
+        decoder_num_heads: int = 4,
+        mae_epochs: int = 20,
+        mae_batch_size: int = 32,
+        mae_lr: float = 1e-3,
+        mae_time_budget: float | None = 120.0,
+        max_train_windows: int = 2000,
+        train_stride: int = 10,
+        norm_const: float = 0.4,
+        image_norm: str = "window",
+        use_nf: bool = True,
+        nf_blocks: int = 2,
+        nf_hidden: int = 32,
+        nf_layers: int = 1,
+        nf_epochs: int = 5,
+        nf_batch_size: int = 128,
+        nf_lr: float = 5e-3,
+        lambda_rec: float = 1.0,
+        lambda_nf: float = 0.001,
+        combine: str = "standardised",
+        score_stride: int | None = None,
+        how: str = "step",
+        batch_size: int = 32,
+        device: str = "cpu",
+        threshold: Any = None,
+        contamination: float = 0.01,
+        random_state: int | None = 0,
+    ) -> None:
+        self.window = window
+        self.period = period
+        self.mae_weights = mae_weights
+        self.mae_num_heads = mae_num_heads
+        self.mae_decoder_num_heads = mae_decoder_num_heads
+        self.image_size = image_size
+        self.patch_size = patch_size
+        self.embed_dim = embed_dim
+        self.depth = depth
+        self.num_heads = num_heads
+        self.decoder_embed_dim = decoder_embed_dim
+        self.decoder_depth = decoder_depth
+        self.decoder_num_heads = decoder_num_heads
+        self.mae_epochs = mae_epochs
+        self.mae_batch_size = mae_batch_size
+        self.mae_lr = mae_lr
+        self.mae_time_budget = mae_time_budget
+        self.max_train_windows = max_train_windows
+        self.train_stride = train_stride
+        self.norm_const = norm_const
+        self.image_norm = image_norm
+        self.use_nf = use_nf
+        self.nf_blocks = nf_blocks
+        self.nf_hidden = nf_hidden
+        self.nf_layers = nf_layers
+        self.nf_epochs = nf_epochs
+        self.nf_batch_size = nf_batch_size
+        self.nf_lr = nf_lr
+        self.lambda_rec = lambda_rec
+        self.lambda_nf = lambda_nf
+        self.combine = combine
+        self.score_stride = score_stride
+        self.how = how
+        self.batch_size = batch_size
+        self.device = device
+        self.threshold = threshold
+        self.contamination = contamination
+        self.random_state = random_state
+
+    # -------------------------------------------------------------------------------------- checks
+    def _check_params(self) -> None:
+        choices = {
+            "image_norm": ("window", "none"),
+            "combine": ("standardised", "paper"),
+            "how": ("step", "max", "mean"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        for name in ("window", "train_stride", "batch_size", "mae_batch_size", "nf_batch_size", "max_train_windows"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.window < 2:
+            raise ValueError(f"window must be >= 2, got {self.window}")
+        if self.period is not None and int(self.period) < 1:
+            raise ValueError(f"period must be None (estimate it) or >= 1, got {self.period}")
+
+    # -------------------------------------------------------------------------------------- pieces
+    def _render(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, L, N) windows -> (images (B, 3, S, S), mu_w, sigma_w)."""
+        mu, sigma = window_statistics(windows)
+        inp = normalise_windows(windows, mu, sigma, self.norm_const) if self.image_norm == "window" else windows
+        return windows_to_images(inp, self.mae_.config.image_size, self.pad_), mu, sigma
+
+    def reconstruct(self, windows: torch.Tensor) -> torch.Tensor:
+        """ADMM-mapped MAE reconstruction ``y_dec`` of (B, L, N) standardised windows, same shape."""
+        images, mu, sigma = self._render(windows)
+        y = images_to_windows(self.mae_.reconstruct(images), windows.shape[2], windows.shape[1], self.pad_)
+        return admm_map(y, mu, sigma, self.norm_const)
+
+    def _train_windows(self, Z: np.ndarray, cap: int | None) -> np.ndarray:
+        view, _ = sliding_windows(Z, self.window, self.train_stride)
+        if cap is not None and len(view) > cap:
+            view = view[np.unique(np.linspace(0, len(view) - 1, cap).round().astype(int))]
+        return np.ascontiguousarray(view, dtype=np.float32)
+
+    def _build_modules(self) -> None:
+        self.mae_ = MaskedAutoencoder(MAEConfig(**self.mae_config_))
+        if self.has_flow_:
+            self.flow_ = build_flow(len(self.flow_channels_), self.nf_blocks, self.nf_hidden, self.nf_layers)
+
+    # ------------------------------------------------------------------------------------------ fit
+    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
+        self._check_params()
+        with torch_threads():
+            device = resolve_device(self.device)
+            generator = seed_torch(self.random_state)
+            rng = np.random.default_rng(self.random_state)
+            self.mean_, self.std_ = standardiser(X)
+            Z = (X - self.mean_) / self.std_
+            self.period_ = int(self.period) if self.period else estimate_period(Z, max(self.window // 2, 2))
+            self.pad_ = padding_for_period(self.window, self.period_)
+            if self.mae_weights:
+                self.mae_ = load_mae_checkpoint(self.mae_weights, self.mae_num_heads, self.mae_decoder_num_heads)
+                self.mae_source_ = f"checkpoint {self.mae_weights}"
+                self.mae_.to(device)
+            else:
+                self.mae_source_ = "trained on training windows"
+                self.mae_ = MaskedAutoencoder(self._small_config()).to(device)
+                self.mae_report_ = self._fit_mae(Z, rng, device)
+            self.mae_config_ = self.mae_.config.as_dict()
+            self.flow_channels_ = np.flatnonzero(X.std(axis=0) > 1e-12).astype(np.int64)
+            self.has_flow_ = bool(self.use_nf and len(self.flow_channels_))
+            if self.has_flow_:
+                self.flow_ = build_flow(len(self.flow_channels_), self.nf_blocks, self.nf_hidden, self.nf_layers)
+                self.flow_.to(device)
+                config = TrainConfig(epochs=self.nf_epochs, batch_size=self.nf_batch_size, lr=self.nf_lr, patience=0)
+                windows = self._train_windows(Z, None)
+                report = fit_flow(self.flow_, windows, self.flow_channels_, config, rng, generator, device)
+                self.flow_report_ = report.as_dict()
+            rec, nll = self._terms(Z)
+            self.rec_centre_, self.rec_spread_ = _centre_and_spread(rec)
+            self.nll_centre_, self.nll_spread_ = _centre_and_spread(nll) if self.has_flow_ else (0.0, 1.0)
+            self.train_scores_ = self._combine(rec, nll)
+
+    def _small_config(self) -> MAEConfig:
+        return MAEConfig(
+            image_size=self.image_size,
+            patch_size=self.patch_size,
+            embed_dim=self.embed_dim,
+            depth=self.depth,
+            num_heads=self.num_heads,
+            decoder_embed_dim=self.decoder_embed_dim,
+            decoder_depth=self.decoder_depth,
+            decoder_num_heads=self.decoder_num_heads,
+        )
+
+    def _fit_mae(self, Z: np.ndarray, rng: np.random.Generator, device: torch.device) -> dict[str, object]:
+        """Masked-patch MSE training of the small MAE on (at most ``max_train_windows``) training windows."""
+        windows = torch.as_tensor(self._train_windows(Z, self.max_train_windows))
+
+        def loss_fn(idx: np.ndarray) -> torch.Tensor:
+            images, _, _ = self._render(windows[torch.as_tensor(idx)].to(device))
+            return self.mae_.masked_loss(images)
+
+        config = TrainConfig(
+            epochs=self.mae_epochs,
+            batch_size=self.mae_batch_size,
+            lr=self.mae_lr,
+            time_budget=self.mae_time_budget,
+        )
+        return fit_loop(self.mae_, len(windows), loss_fn, config, rng).as_dict()
+
+    # ---------------------------------------------------------------------------------------- score
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        with torch_threads():
+            rec, nll = self._terms((X - self.mean_) / self.std_)
+        return self._combine(rec, nll)
+
+    @torch.no_grad()
+    def _terms(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-step reconstruction error and flow NLL of a standardised (n, N) series."""
+        device = resolve_device(self.device)
+        self.mae_.to(device).eval()
+        n, L = Z.shape[0], self.window
+        stride = int(self.score_stride or max(L // 2, 1))
+        view, starts = sliding_windows(Z, L, stride)
+        total, count = np.zeros(n), np.zeros(n)
+        window_scores = np.empty(len(view))
+        offsets = np.arange(L)
+        for sl in batched(len(view), self.batch_size):
+            w = torch.as_tensor(np.ascontiguousarray(view[sl]), dtype=torch.float32, device=device)
+            err = ((self.reconstruct(w) - w) ** 2).mean(dim=2).double().cpu().numpy()  # (B, L)
+            if self.how == "step":
+                idx = starts[sl, None] + offsets[None, :]
+                np.add.at(total, idx, err)
+                np.add.at(count, idx, 1.0)
+            else:
+                window_scores[sl] = err.mean(axis=1)
+        if self.how == "step":
+            rec = total / np.maximum(count, 1.0)
+        else:
+            rec = windows_to_timesteps(window_scores, starts, L, n, self.how)
+        if not self.has_flow_:
+            return rec, np.zeros(n)
+        self.flow_.to(device).eval()
+        return rec, flow_nll(self.flow_, Z[:, self.flow_channels_], device)
+
+    def _combine(self, rec: np.ndarray, nll: np.ndarray) -> np.ndarray:
+        if self.combine == "paper":
+            return self.lambda_rec * rec + (self.lambda_nf * nll if self.has_flow_ else 0.0)
+        score = (rec - self.rec_centre_) / self.rec_spread_
+        if self.has_flow_:
+            score = score + (nll - self.nll_centre_) / self.nll_spread_
+        return score
