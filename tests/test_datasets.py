@@ -340,6 +340,14 @@ def test_gecco_layout(tmp_path):
         ds.load_series("GECCO", "gecco2018_water_quality", tmp_path, fill="zero")
 
 
+def test_gecco_original_columns(tmp_path):
+    text = ',Time,Tp,Cl,EVENT\n1,2017-07-01 00:00:00,1.0,2.0,FALSE\n2,2017-07-01 00:01:00,3.0,4.0,TRUE\n'
+    write(tmp_path / "GECCO" / "1_gecco2018_water_quality.csv", text)
+    s = ds.load_series("GECCO", "1_gecco2018_water_quality", tmp_path)
+    assert s.channels == ["Tp", "Cl"] and s.train.tolist() == [[1.0, 2.0]] and s.test.tolist() == [[3.0, 4.0]]
+    assert s.labels.tolist() == [1]
+
+
 @pytest.mark.parametrize(
     "bad_line, message",
     [("4.0,0.4,7.3\n", r"line 5 has 3 fields, expected 4"), ("4.0,0.4,7.3,MAYBE\n", r"line 5: EVENT 'MAYBE'"),
@@ -459,8 +467,13 @@ def test_generic_csv_and_parquet(tmp_path):
         }
     )
     frame.to_csv(tmp_path / "plant.csv", index=False)
-    frame.to_parquet(tmp_path / "plant2.parquet", index=False)
-    for name in ("plant.csv", "plant2.parquet"):
+    names = ["plant.csv"]
+    try:
+        frame.to_parquet(tmp_path / "plant2.parquet", index=False)
+        names.append("plant2.parquet")
+    except ImportError:  # pyarrow is an optional (bench) dependency
+        pass
+    for name in names:
         s = ds.load_generic(tmp_path / name)
         assert s.train is None and s.channels == ["temp", "flow"]
         np.testing.assert_array_equal(s.test, frame[["temp", "flow"]].to_numpy())
