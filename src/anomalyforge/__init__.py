@@ -1,3 +1,48 @@
-"""anomalyforge: time-series anomaly detection toolkit."""
+"""anomalyforge: time-series anomaly detection toolkit.
+
+The public API is imported lazily (torch and scikit-learn load only when first used)::
+
+    import anomalyforge as af
+    det = af.make_detector("iforest").fit(train)
+    scores = det.anomaly_score(test)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "BaseDetector": "anomalyforge.base",
+    "BaseGenerator": "anomalyforge.base",
+    "Tags": "anomalyforge.base",
+    "GeneratedAnomalies": "anomalyforge.base",
+    "make_detector": "anomalyforge.registry",
+    "make_generator": "anomalyforge.registry",
+    "list_detectors": "anomalyforge.registry",
+    "list_generators": "anomalyforge.registry",
+    "DETECTORS": "anomalyforge.registry",
+    "GENERATORS": "anomalyforge.registry",
+    "load_model": "anomalyforge.persistence",
+    "save_model": "anomalyforge.persistence",
+    "load_series": "anomalyforge.datasets",
+    "list_series": "anomalyforge.datasets",
+    "evaluate": "anomalyforge.metrics",
+    "run_benchmark": "anomalyforge.bench",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'anomalyforge' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,197 @@
+"""Run every (detector, series, seed) job of a suite, locally with joblib or on a Dask cluster.
+
+Each job fits on the series' training part (or, for series without one, on the test part itself, an
+unsupervised fit recorded as ``n_train = 0``), scores every test step, computes every metric of
+``anomalyforge.metrics.evaluate`` and measures fit and score seconds and the peak resident memory of the
+worker during the job. A job never raises: a failure becomes a row with its error, and the run goes on.
+The main process writes each row to SQLite as soon as the job ends, so a killed run loses nothing
+finished, and a rerun skips the jobs already done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from anomalyforge.bench.store import ResultStore
+
+__all__ = ["Job", "make_jobs", "run_job", "execute_jobs"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One detector on one series with one seed."""
+
+    detector: str
+    series: str
+    seed: int
+    params: dict[str, Any] = field(default_factory=dict, hash=False)
+    keep_scores: bool = False
+
+    @property
+    def dataset(self) -> str:
+        return self.series.split("/", 1)[0]
+
+    @property
+    def key(self) -> str:
+        digest = hashlib.sha1(json.dumps(self.params, sort_keys=True).encode()).hexdigest()[:10]
+        return f"{self.detector}|{self.series}|{self.seed}|{digest}"
+
+
+def make_jobs(
+    detectors: list[str], series: list[str], seeds: list[int], params: dict[str, dict[str, Any]] | None = None
+) -> list[Job]:
+    """The cross product, with scores kept for the first series of each dataset (for the report's plots)."""
+    first: dict[str, str] = {}
+    for s in series:
+        first.setdefault(s.split("/", 1)[0], s)
+    plot_series = set(first.values())
+    params = params or {}
+    return [
+        Job(d, s, seed, params.get(d, {}), keep_scores=(s in plot_series and seed == seeds[0]))
+        for s in series
+        for d in detectors
+        for seed in seeds
+    ]
+
+
+class _PeakMemory:
+    """Samples this process's resident memory every 20 ms while active; ``peak_mb`` is the maximum."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._proc = psutil.Process()
+        self.peak = self._proc.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    def __enter__(self) -> _PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak / 2**20
+
+
+def run_job(job: Job, data_root: str | None) -> tuple[dict[str, Any], np.ndarray | None]:
+    """Run one job in this process; returns ``(row, scores or None)`` and never raises."""
+    os.environ.setdefault("ANOMALYFORGE_NUM_THREADS", "1")
+    from threadpoolctl import threadpool_limits
+
+    from anomalyforge.datasets import load_series
+    from anomalyforge.metrics import evaluate
+    from anomalyforge.registry import make_detector
+
+    row: dict[str, Any] = {
+        "job_key": job.key,
+        "detector": job.detector,
+        "dataset": job.dataset,
+        "series": job.series,
+        "seed": job.seed,
+        "params": job.params,
+        "status": "error",
+    }
+    scores = None
+    try:
+        with threadpool_limits(1):
+            data = load_series(job.dataset, job.series, data_root)
+            train = data.train if data.train is not None and len(data.train) else data.test
+            row.update(n_train=0 if train is data.test else len(train), n_test=len(data.test))
+            row["n_channels"] = data.test.shape[1]
+            params = dict(job.params)
+            detector = make_detector(job.detector, **params)
+            if "random_state" in detector.get_params():
+                detector.set_params(random_state=job.seed)
+            with _PeakMemory() as mem:
+                t0 = time.perf_counter()
+                detector.fit(train)
+                t1 = time.perf_counter()
+                scores = detector.anomaly_score(data.test)
+                t2 = time.perf_counter()
+            row.update(fit_seconds=t1 - t0, score_seconds=t2 - t1, peak_mb=mem.peak_mb)
+            if data.labels.any():
+                metrics = evaluate(data.labels, scores)
+                row["metrics"] = {k: float(v) for k, v in metrics.items() if np.isscalar(v)}
+            else:
+                row["metrics"] = {}
+            row["status"] = "ok"
+    except Exception as exc:  # a failed job is recorded, the run goes on
+        row["error"] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
+        scores = None
+    return row, (scores.astype(np.float32) if scores is not None and job.keep_scores else None)
+
+
+def _joblib_results(jobs: list[Job], data_root: str | None, workers: int) -> Iterator[tuple[dict, Any]]:
+    if workers <= 1:
+        for job in jobs:
+            yield run_job(job, data_root)
+        return
+    from joblib import Parallel, delayed
+
+    parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
+    yield from parallel(delayed(run_job)(job, data_root) for job in jobs)
+
+
+def _dask_results(jobs: list[Job], data_root: str | None, scheduler: Any) -> Iterator[tuple[dict, Any]]:
+    from distributed import Client, as_completed
+
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        futures = [client.submit(run_job, job, data_root, pure=False) for job in jobs]
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+def execute_jobs(
+    jobs: list[Job],
+    store: ResultStore,
+    scores_dir: Path,
+    *,
+    data_root: str | None = None,
+    workers: int = 1,
+    scheduler: Any = None,
+    progress: bool = True,
+) -> tuple[int, int, int]:
+    """Run the jobs not already finished in ``store``; returns (done, failed, skipped)."""
+    finished = store.finished_keys()
+    todo = [j for j in jobs if j.key not in finished]
+    skipped = len(jobs) - len(todo)
+    results = _dask_results(todo, data_root, scheduler) if scheduler else _joblib_results(todo, data_root, workers)
+    done = failed = 0
+    with tqdm(total=len(todo), desc="bench", unit="job", disable=not progress) as bar:
+        for row, scores in results:
+            store.write(row)
+            if scores is not None:
+                path = scores_dir / row["dataset"] / f"{row['detector']}.npy"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                np.save(path, scores)
+            done += row["status"] == "ok"
+            failed += row["status"] != "ok"
+            bar.update()
+            bar.set_postfix(failed=failed, skipped=skipped)
+    return done, failed, skipped

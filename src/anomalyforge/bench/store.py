@@ -1,0 +1,96 @@
+"""SQLite results store: one row per (detector, series, seed, parameters) job, written as each job ends."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["ResultStore", "METRIC_COLUMNS"]
+
+METRIC_COLUMNS = (
+    "vus_pr",
+    "vus_roc",
+    "aupr",
+    "auroc",
+    "best_f1",
+    "pa_f1",
+    "affiliation_f1",
+    "pate",
+)
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS results (
+    job_key TEXT PRIMARY KEY,
+    detector TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    series TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    params TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    n_train INTEGER,
+    n_test INTEGER,
+    n_channels INTEGER,
+    fit_seconds REAL,
+    score_seconds REAL,
+    peak_mb REAL,
+    {", ".join(f"{c} REAL" for c in METRIC_COLUMNS)},
+    metrics TEXT,
+    finished_at TEXT DEFAULT CURRENT_TIMESTAMP
+)
+"""
+
+
+class ResultStore:
+    """Results of a benchmark in ``<out>/results.sqlite``; safe to reopen for a resumed run."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as con:
+            con.execute(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, timeout=30)
+        con.execute("PRAGMA journal_mode=WAL")
+        return con
+
+    def finished_keys(self) -> set[str]:
+        """Keys of jobs that completed successfully (failed jobs are run again on resume)."""
+        with self._connect() as con:
+            return {row[0] for row in con.execute("SELECT job_key FROM results WHERE status = 'ok'")}
+
+    def write(self, row: dict[str, Any]) -> None:
+        """Insert or replace one job's row (committed at once, so a killed run loses nothing finished)."""
+        metrics = row.get("metrics") or {}
+        record = {
+            "job_key": row["job_key"],
+            "detector": row["detector"],
+            "dataset": row["dataset"],
+            "series": row["series"],
+            "seed": row["seed"],
+            "params": json.dumps(row.get("params") or {}, sort_keys=True),
+            "status": row["status"],
+            "error": row.get("error"),
+            "n_train": row.get("n_train"),
+            "n_test": row.get("n_test"),
+            "n_channels": row.get("n_channels"),
+            "fit_seconds": row.get("fit_seconds"),
+            "score_seconds": row.get("score_seconds"),
+            "peak_mb": row.get("peak_mb"),
+            **{c: metrics.get(c) for c in METRIC_COLUMNS},
+            "metrics": json.dumps(metrics, sort_keys=True),
+        }
+        columns = ", ".join(record)
+        marks = ", ".join("?" for _ in record)
+        with self._connect() as con:
+            con.execute(f"INSERT OR REPLACE INTO results ({columns}) VALUES ({marks})", list(record.values()))
+
+    def frame(self) -> pd.DataFrame:
+        """All rows as a DataFrame."""
+        with self._connect() as con:
+            return pd.read_sql_query("SELECT * FROM results ORDER BY dataset, series, detector, seed", con)

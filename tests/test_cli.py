@@ -1,0 +1,102 @@
+"""The real command line on small files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anomalyforge.cli import main
+
+from .bench_fixtures import write_suite, write_tiny_root
+
+
+def _csv(path, n=500, label=True, timestamp=True, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    frame = pd.DataFrame({"a": np.sin(t / 5) + 0.05 * rng.normal(size=n), "b": np.cos(t / 7)})
+    if timestamp:
+        frame.insert(0, "timestamp", pd.date_range("2024-01-01", periods=n, freq="min").astype(str))
+    if label:
+        frame["label"] = 0
+        frame.loc[300:305, "label"] = 1
+    frame.loc[300:305, "a"] += 5
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_detectors_lists_names_with_descriptions(capsys):
+    assert main(["detectors"]) == 0
+    out = capsys.readouterr().out
+    assert "iforest" in out and "Isolation forest" in out
+
+
+def test_detect_writes_scores_and_plot(tmp_path):
+    series = _csv(tmp_path / "series.csv")
+    train = _csv(tmp_path / "train.csv", label=False, seed=1)
+    result = subprocess.run(
+        [sys.executable, "-m", "anomalyforge.cli", "detect", str(series), "--train", str(train),
+         "--detector", "iforest", "--param", "window=10", "--param", "n_estimators=50", "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    scores = pd.read_csv(tmp_path / "o" / "scores.csv")
+    assert list(scores.columns) == ["step", "timestamp", "score", "prediction", "label"]
+    assert len(scores) == 500 and scores.prediction.isin([0, 1]).all()
+    assert scores.score[295:310].max() > scores.score.quantile(0.95)
+    assert (tmp_path / "o" / "plot.png").stat().st_size > 10_000
+    assert "vus_pr" in result.stdout and "plot.png" in result.stdout
+
+
+def test_detect_without_train_fits_on_series(tmp_path, capsys):
+    series = _csv(tmp_path / "s.csv", label=False, timestamp=False)
+    assert main(["detect", str(series), "--detector", "zscore", "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    assert "fitted on the scored series itself" in capsys.readouterr().out
+    assert list(pd.read_csv(tmp_path / "o" / "scores.csv").columns) == ["step", "score", "prediction"]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("a,b\n1,2\n3,x\n", "not a number|non-numeric"),
+        ("a,b\n1,2\n,4\n", "missing"),
+    ],
+)
+def test_detect_bad_csv_gives_clear_error(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    assert main(["detect", str(path), "--detector", "zscore", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "error" in err
+    import re
+
+    assert re.search(message, err)
+
+
+def test_detect_unknown_detector_and_bad_param(tmp_path, capsys):
+    series = _csv(tmp_path / "s.csv")
+    assert main(["detect", str(series), "--detector", "nope", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "unknown detector 'nope'" in capsys.readouterr().err
+    assert main(["detect", str(series), "--detector", "iforest", "--param", "window=5000",
+                 "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "window" in capsys.readouterr().err
+
+
+def test_datasets_command_counts(tmp_path, capsys):
+    root = write_tiny_root(tmp_path / "data")
+    assert main(["datasets", "--root", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "UCR" in out and " 3 " in out and "SMD" in out
+
+
+def test_bench_command_prints_table(tmp_path, capsys):
+    root = write_tiny_root(tmp_path / "data")
+    suite = write_suite(tmp_path / "tiny.json")
+    code = main(["bench", "--suite", str(suite), "--detectors", "zscore", "--data-root", str(root),
+                 "--out", str(tmp_path / "o"), "--quiet"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "zscore" in out and "VUS-PR" in out and "report.html" in out
