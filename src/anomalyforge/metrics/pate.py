@@ -48,11 +48,23 @@ def _count_at(sorted_desc_values: np.ndarray, thresholds: np.ndarray) -> np.ndar
     return np.searchsorted(-sorted_desc_values, -thresholds, side="right")
 
 
+class _SumAbove:
+    """``sum(weights[values >= t])`` for every threshold t, for several weight vectors (one sort)."""
+
+    def __init__(self, values: np.ndarray, thresholds: np.ndarray) -> None:
+        self.order = np.argsort(-values, kind="mergesort")
+        self.count = _count_at(values[self.order], thresholds)
+
+    def __call__(self, weights: np.ndarray | None = None) -> np.ndarray:
+        """Weighted sums at each threshold (``weights=None``: counts)."""
+        if weights is None:
+            return self.count.astype(np.float64)
+        return np.r_[0.0, np.cumsum(weights[self.order])][self.count]
+
+
 def _weighted_at(values: np.ndarray, weights: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """``sum(weights[values >= t])`` for every threshold t."""
-    order = np.argsort(-values, kind="mergesort")
-    cum = np.r_[0.0, np.cumsum(weights[order])]
-    return cum[_count_at(values[order], thresholds)]
+    return _SumAbove(values, thresholds)(weights)
 
 
 class _Anomalies:
@@ -120,20 +132,15 @@ def _precision_recall(
     pre_v = scores[pre_x]
     pre_eff = np.minimum(pre_v, anomalies.seg_max[pre_k])  # credited only while the anomaly is detected
 
-    ones_pre = np.ones(pre_x.size)
-    tp = (
-        anomalies.hits
-        + _weighted_at(scores[post_x], post_w, thresholds)
-        + _weighted_at(pre_eff, pre_w, thresholds)
-    )
+    post, credited, flagged = (_SumAbove(v, thresholds) for v in (scores[post_x], pre_eff, pre_v))
+    post_tp, pre_tp = post(post_w), credited(pre_w)
+    tp = anomalies.hits + post_tp + pre_tp
     n_pred = _count_at(np.sort(scores)[::-1], thresholds).astype(np.float64)
-    n_post = _weighted_at(scores[post_x], np.ones(post_x.size), thresholds)
-    n_pre_credited = _weighted_at(pre_eff, ones_pre, thresholds)
     fp = (
-        (n_post - _weighted_at(scores[post_x], post_w, thresholds))
-        + (n_pre_credited - _weighted_at(pre_eff, pre_w, thresholds))
-        + (_weighted_at(pre_v, ones_pre, thresholds) - n_pre_credited)
-        + (n_pred - anomalies.hits - n_post - _weighted_at(pre_v, ones_pre, thresholds))
+        (post() - post_tp)  # delay buffers: 1 - weight
+        + (credited() - pre_tp)  # early buffers of detected anomalies: 1 - weight
+        + (flagged() - credited())  # early buffers of undetected anomalies: plain FP
+        + (n_pred - anomalies.hits - post() - flagged())  # outside every zone
     )
     fn = anomalies.missed + anomalies.partial
     with np.errstate(invalid="ignore", divide="ignore"):

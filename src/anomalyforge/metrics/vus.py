@@ -113,7 +113,10 @@ def vus(
 
     buf_pos, dist = _neighbour_distances(labels, starts, ends, hmax)
     order = np.argsort(-scores[buf_pos], kind="mergesort")
-    dist = dist[:, order]
+    # A normal point's soft label is 0 until the nearest ramp reaches it (h >= d1), then that ramp's
+    # value, and 1 once a second ramp reaches it (h >= d2): two ramps sum to >= 2 sqrt(1/2) > 1.
+    dist = np.sort(dist[:, order], axis=0)
+    d1, d2 = dist[0], dist[1]
     n_buf_pred = buf_pos.size - np.searchsorted(np.sort(scores[buf_pos]), thresholds, side="left")
 
     seg_max = segment_max(scores, starts, ends)
@@ -128,9 +131,9 @@ def vus(
         if h == 0:
             soft_tp = np.zeros(thresholds.size)
         else:
-            covered = dist <= h
-            nearest = np.where(covered[0], dist[0], np.where(covered[2], dist[2], w))
-            soft = np.where(covered.sum(axis=0) >= 2, 1.0, np.sqrt(1.0 - nearest / w))
+            soft = np.sqrt(np.maximum(1.0 - d1 / w, 0.0))
+            soft[d1 > h] = 0.0
+            soft[d2 <= h] = 1.0
             soft_tp = np.r_[0.0, np.cumsum(soft)][n_buf_pred]
         ext_max = np.maximum(seg_max, np.maximum(left_max[:, h], right_max[:, h]))
         group_starts = np.r_[0, np.flatnonzero(gaps > 2 * h) + 1]
