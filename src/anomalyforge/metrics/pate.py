@@ -1,9 +1,8 @@
 """PATE: proximity-aware time-series anomaly evaluation (Ghorbani et al., KDD 2024).
 
 Each true anomaly ``[s, e]`` (inclusive) gets an early buffer of up to ``early`` steps before it and a
-delay buffer of up to ``delay`` steps after it. A delay buffer stops before the next anomaly (and at the last
-step of the series); an early
-buffer starts after the previous anomaly's delay buffer. With ``c = (s + e) / 2``:
+delay buffer of up to ``delay`` steps after it. A delay buffer stops before the next anomaly (and at the
+last step of the series); an early buffer starts after the previous anomaly's delay buffer. With ``c = (s + e) / 2``:
 
 * a predicted point inside an anomaly is a true positive (weight 1);
 * in a delay buffer ``[e + 1, q]``: TP weight ``(q - x) / (q - c)`` and FP weight 1 minus it;
