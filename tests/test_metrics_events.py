@@ -246,3 +246,18 @@ def test_pate_sweep_is_the_mean_of_fixed_buffers():
     assert pate(y, s, 30, 30) == pytest.approx(np.mean(fixed), abs=1e-12)
     assert pate_fixed(y, s, 30, 30) > pate_fixed(y, s, 0, 30)  # early buffer rewards the onset hits
     assert np.isnan(pate(np.zeros(10, dtype=int), np.arange(10.0)))
+
+
+def test_pate_thresholds_are_the_tp_changing_scores():
+    # The PATE package takes sklearn's _binary_clf_curve thresholds (distinct scores, descending), drops
+    # those whose TP count equals both neighbours', then keeps n percentiles. Recomputed plainly here.
+    from anomalyforge.metrics.pate import _thresholds
+
+    rng = np.random.default_rng(2)
+    y = (rng.random(300) < 0.1).astype(int)
+    s = np.round(rng.random(300), 2)  # ties
+    distinct = np.unique(s)[::-1]
+    tps = np.array([y[s >= t].sum() for t in distinct])
+    keep = [i == 0 or i == tps.size - 1 or tps[i] != tps[i - 1] or tps[i + 1] != tps[i] for i in range(tps.size)]
+    np.testing.assert_allclose(_thresholds(y, s, None), distinct[keep])
+    np.testing.assert_allclose(_thresholds(y, s, 50), np.percentile(distinct[keep], np.linspace(100, 0, 50)))
