@@ -112,9 +112,10 @@ def run_detection(
     )
     metrics: dict[str, float] = {}
     if has_labels and data.labels.any() and not data.labels.all():
-        from anomalyforge.metrics import evaluate
+        from anomalyforge.metrics import estimate_sliding_window, evaluate
 
-        metrics = {k: float(v) for k, v in evaluate(data.labels, scores).items() if np.isscalar(v)}
+        window = estimate_sliding_window(data.test)  # TSB-AD's protocol: the series' period, not its labels
+        metrics = {k: float(v) for k, v in evaluate(data.labels, scores, sliding_window=window).items()}
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     if save_model:
         model.save(out / "model.safetensors")

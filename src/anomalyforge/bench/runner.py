@@ -2,7 +2,7 @@
 
 Each job fits on the series' training part (or, for series without one, on the test part itself, an
 unsupervised fit recorded as ``n_train = 0``), scores every test step, computes every metric of
-``anomalyforge.metrics.evaluate`` and measures fit and score seconds and the peak resident memory of the
+``anomalyforge.metrics.evaluate`` (VUS window = the period estimated from the test series, as TSB-AD does) and measures fit and score seconds and the peak resident memory of the
 worker during the job. A job never raises: a failure becomes a row with its error, and the run goes on.
 The main process writes each row to SQLite as soon as the job ends, so a killed run loses nothing
 finished, and a rerun skips the jobs already done.
@@ -101,7 +101,7 @@ def run_job(job: Job, data_root: str | None) -> tuple[dict[str, Any], np.ndarray
     from threadpoolctl import threadpool_limits
 
     from anomalyforge.datasets import load_series
-    from anomalyforge.metrics import evaluate
+    from anomalyforge.metrics import estimate_sliding_window, evaluate
     from anomalyforge.registry import make_detector
 
     row: dict[str, Any] = {
@@ -132,7 +132,8 @@ def run_job(job: Job, data_root: str | None) -> tuple[dict[str, Any], np.ndarray
                 t2 = time.perf_counter()
             row.update(fit_seconds=t1 - t0, score_seconds=t2 - t1, peak_mb=mem.peak_mb)
             if data.labels.any():
-                metrics = evaluate(data.labels, scores)
+                # TSB-AD's protocol: the VUS window is the period estimated from the test series (not labels)
+                metrics = evaluate(data.labels, scores, sliding_window=estimate_sliding_window(data.test))
                 row["metrics"] = {k: float(v) for k, v in metrics.items() if np.isscalar(v)}
             else:
                 row["metrics"] = {}
