@@ -2,7 +2,8 @@
 
 Each job fits on the series' training part (or, for series without one, on the test part itself, an
 unsupervised fit recorded as ``n_train = 0``), scores every test step, computes every metric of
-``anomalyforge.metrics.evaluate`` (VUS window = the period estimated from the test series, as TSB-AD does) and measures fit and score seconds and the peak resident memory of the
+``anomalyforge.metrics.evaluate`` (VUS window = the period estimated from the test series, as TSB-AD
+does) and measures fit and score seconds and the peak resident memory of the
 worker during the job. A job never raises: a failure becomes a row with its error, and the run goes on.
 The main process writes each row to SQLite as soon as the job ends, so a killed run loses nothing
 finished, and a rerun skips the jobs already done.
