@@ -227,7 +227,7 @@ class VanAD(BaseDetector):
             rng = np.random.default_rng(self.random_state)
             self.mean_, self.std_ = standardiser(X)
             Z = (X - self.mean_) / self.std_
-            self.period_ = int(self.period) if self.period else estimate_period(Z, max(self.window // 2, 2))
+            self.period_ = int(self.period) if self.period else estimate_period(Z, self.window)
             self.pad_ = padding_for_period(self.window, self.period_)
             if self.mae_weights:
                 self.mae_ = load_mae_checkpoint(self.mae_weights, self.mae_num_heads, self.mae_decoder_num_heads)

@@ -101,13 +101,15 @@ def windows_to_images(windows: torch.Tensor, image_size: int, pad: int = 0) -> t
     """Render (B, L, N) windows as (B, 3, image_size, image_size) images with one row per variable.
 
     The time axis is replicate-padded on the left by ``pad`` steps, then the (N, L + pad) grey image is
-    resized bilinearly (antialiased when shrinking, as PIL's bilinear resize is) and repeated to 3 channels.
+    resized bilinearly (without antialiasing, as the published code's torchvision ``Resize(antialias=False)``:
+    each output pixel interpolates its two nearest source pixels, so a variable's row is not blurred into its
+    neighbours' on the way back) and repeated to 3 channels.
     """
     x = windows.transpose(1, 2)  # (B, N, L)
     if pad:
         x = F.pad(x, (pad, 0), mode="replicate")
     img = F.interpolate(
-        x.unsqueeze(1), size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=True
+        x.unsqueeze(1), size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=False
     )
     return img.expand(-1, 3, -1, -1)
 
@@ -119,7 +121,7 @@ def images_to_windows(images: torch.Tensor, n_variables: int, length: int, pad: 
     pad) and the ``pad`` leading (padding) steps are dropped.
     """
     grey = images.mean(dim=1, keepdim=True)
-    back = F.interpolate(grey, size=(n_variables, length + pad), mode="bilinear", align_corners=False, antialias=True)
+    back = F.interpolate(grey, size=(n_variables, length + pad), mode="bilinear", align_corners=False, antialias=False)
     return back[:, 0, :, pad:].transpose(1, 2)
 
 
