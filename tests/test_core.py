@@ -1,0 +1,197 @@
+"""Core pieces: validation, windows, thresholds, persistence (tampering, versions), registry, public API."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+import pytest
+
+import anomalyforge
+from anomalyforge.persistence import load_model
+from anomalyforge.registry import make_detector
+from anomalyforge.thresholds import ContaminationThreshold, GammaThreshold, make_threshold
+from anomalyforge.validation import check_series, sliding_windows, window_starts, windows_to_timesteps
+
+from .conftest import make_series
+
+
+# ------------------------------------------------------------------------------------------ validation
+@pytest.mark.parametrize(
+    "X, message",
+    [
+        (np.empty((0, 2)), "empty"),
+        (np.zeros((3, 2, 2)), "1-D .* or 2-D"),
+        (np.array([1.0, np.inf, 2.0]), "infinite"),
+        (np.array([1.0, np.nan]), "NaN"),
+        (np.array([["1", "x"]], dtype=object), "non-numeric"),
+    ],
+)
+def test_check_series_errors_name_the_problem(X, message):
+    with pytest.raises(ValueError, match=message):
+        check_series(X)
+
+
+def test_check_series_min_length_and_shapes():
+    assert check_series([1, 2, 3]).shape == (3, 1)
+    with pytest.raises(ValueError, match="3 time steps, at least 5"):
+        check_series([1, 2, 3], min_length=5)
+
+
+def test_window_longer_than_series_is_a_clear_error():
+    with pytest.raises(ValueError, match="shorter than the window"):
+        window_starts(10, 20)
+    det = make_detector("iforest", window=50)
+    with pytest.raises(ValueError, match="at least 50"):
+        det.fit(make_series(30, 2))
+
+
+@pytest.mark.parametrize("n, w, s", [(50, 7, 1), (50, 8, 3), (23, 5, 4), (10, 10, 1), (101, 10, 7)])
+def test_windows_to_timesteps_matches_brute_force(n, w, s):
+    rng = np.random.default_rng(n + w + s)
+    starts = window_starts(n, w, s)
+    assert starts[-1] == n - w  # the last step is always covered
+    scores = rng.normal(size=len(starts))
+    covering = [[i for i, a in enumerate(starts) if a <= t < a + w] for t in range(n)]
+    np.testing.assert_allclose(
+        windows_to_timesteps(scores, starts, w, n, "max"), [scores[c].max() for c in covering]
+    )
+    np.testing.assert_allclose(
+        windows_to_timesteps(scores, starts, w, n, "mean"), [scores[c].mean() for c in covering]
+    )
+
+
+def test_sliding_windows_is_a_view_with_time_then_channels():
+    X = np.arange(40.0).reshape(20, 2)
+    windows, starts = sliding_windows(X, 5, 1)
+    assert windows.shape == (16, 5, 2) and np.shares_memory(windows, X)
+    np.testing.assert_array_equal(windows[3], X[3:8])
+    strided, starts = sliding_windows(X, 5, 4)
+    assert list(starts) == [0, 4, 8, 12, 15]
+    np.testing.assert_array_equal(strided[-1], X[15:20])
+
+
+# ----------------------------------------------------------------------------------------- thresholds
+def test_contamination_threshold_is_a_training_quantile():
+    scores = np.arange(1000.0)
+    assert ContaminationThreshold(0.01).fit(scores) == pytest.approx(np.quantile(scores, 0.99))
+    with pytest.raises(ValueError):
+        ContaminationThreshold(0.7)
+
+
+def test_gamma_threshold_false_positive_rate_near_p_value():
+    rng = np.random.default_rng(0)
+    train = rng.gamma(2.0, 1.5, size=200_000)
+    fresh = rng.gamma(2.0, 1.5, size=200_000)
+    threshold = GammaThreshold(0.01).fit(train)
+    assert abs((fresh > threshold).mean() - 0.01) < 0.003
+
+
+def test_threshold_specs():
+    assert make_threshold(None, 0.05) == ContaminationThreshold(0.05)
+    assert make_threshold(3.5).fit(np.zeros(3)) == 3.5
+    assert isinstance(make_threshold("gamma"), GammaThreshold)
+    with pytest.raises(ValueError, match="unknown threshold"):
+        make_threshold("nope")
+
+
+def test_detector_threshold_parameter_is_used_and_saved(tmp_path):
+    train = make_series(300, 2)
+    det = make_detector("zscore", threshold="gamma").fit(train)
+    assert det.threshold_ == pytest.approx(GammaThreshold().fit(det.train_scores_))
+    det2 = make_detector("zscore", threshold=GammaThreshold(0.05)).fit(train)
+    loaded = load_model(det2.save(tmp_path / "z"))
+    assert loaded.threshold == GammaThreshold(0.05) and loaded.threshold_ == det2.threshold_
+
+
+# ---------------------------------------------------------------------------------------- persistence
+def _fitted(tmp_path):
+    det = make_detector("pca", window=8).fit(make_series(200, 2))
+    return det, det.save(tmp_path / "model")
+
+
+def _header(path):
+    raw = path.read_bytes()
+    (size,) = struct.unpack("<Q", raw[:8])
+    return raw, size, json.loads(raw[8 : 8 + size])
+
+
+def _rewrite(path, raw, size, header):
+    blob = json.dumps(header).encode()
+    blob += b" " * ((8 - len(blob) % 8) % 8)
+    path.write_bytes(struct.pack("<Q", len(blob)) + blob + raw[8 + size :])
+
+
+def test_save_load_roundtrip_uses_no_pickle(tmp_path):
+    det, path = _fitted(tmp_path)
+    assert path.suffix == ".safetensors"
+    assert b"pickle" not in path.read_bytes()[:200]
+    X = make_series(120, 2, seed=5)
+    np.testing.assert_allclose(load_model(path).anomaly_score(X), det.anomaly_score(X))
+
+
+def test_tampered_weights_are_refused(tmp_path):
+    _, path = _fitted(tmp_path)
+    raw = bytearray(path.read_bytes())
+    raw[-3] ^= 0xFF  # flip one byte of the stored arrays
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="modified after it was written"):
+        load_model(path)
+
+
+def test_tampered_config_is_refused(tmp_path):
+    _, path = _fitted(tmp_path)
+    raw, size, header = _header(path)
+    config = json.loads(header["__metadata__"]["anomalyforge"])
+    config["params"]["window"] = 4
+    header["__metadata__"]["anomalyforge"] = json.dumps(config, sort_keys=True)
+    _rewrite(path, raw, size, header)
+    with pytest.raises(ValueError, match="modified after it was written"):
+        load_model(path)
+
+
+def test_other_version_is_refused_with_clear_error(tmp_path, monkeypatch):
+    _, path = _fitted(tmp_path)
+    monkeypatch.setattr(anomalyforge, "__version__", "9.9.9")
+    with pytest.raises(ValueError, match=r"written by anomalyforge 0\.1\.0, this is 9\.9\.9"):
+        load_model(path)
+
+
+def test_foreign_and_missing_files(tmp_path):
+    from safetensors.numpy import save_file
+
+    save_file({"x": np.zeros(3)}, str(tmp_path / "foreign.safetensors"))
+    with pytest.raises(ValueError, match="not written by anomalyforge"):
+        load_model(tmp_path / "foreign.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"not a model at all")
+    with pytest.raises(ValueError, match="not a readable safetensors"):
+        load_model(tmp_path / "junk.safetensors")
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "absent.safetensors")
+
+
+def test_loading_as_the_wrong_class_is_refused(tmp_path):
+    from anomalyforge.detectors.classic import WindowIForest
+
+    _, path = _fitted(tmp_path)
+    with pytest.raises(TypeError, match="not a WindowIForest"):
+        WindowIForest.load(path)
+
+
+# ---------------------------------------------------------------------------------- registry and API
+def test_registry_errors_and_lazy_api():
+    with pytest.raises(KeyError, match="unknown detector 'nope'"):
+        make_detector("nope")
+    assert "iforest" in anomalyforge.list_detectors()
+    assert anomalyforge.make_detector is make_detector
+    det = make_detector("iforest", window=20)
+    assert det.get_params()["window"] == 20 and det.set_params(window=30).window == 30
+
+
+def test_refit_starts_clean_and_channel_mismatch_is_clear():
+    det = make_detector("zscore").fit(make_series(100, 3))
+    with pytest.raises(ValueError, match="X has 2 channels, ZScore was fitted on 3"):
+        det.anomaly_score(make_series(50, 2))
+    det.fit(make_series(100, 2))
+    assert det.n_channels_in_ == 2
