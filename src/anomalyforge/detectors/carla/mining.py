@@ -1,0 +1,139 @@
+"""Neighbour mining for CARLA's stage 2 and the window -> time-step score mappings.
+
+Mining is an exact k-nearest / k-furthest neighbour search (squared Euclidean distances computed in row
+chunks with ``torch.cdist``), not the public CARLA code's ranking of all points by their distance to one
+random vector.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+
+from anomalyforge.validation import windows_to_timesteps
+
+__all__ = ["mine_neighbours", "knn_distance", "map_window_scores", "MAPPINGS"]
+
+MAPPINGS = ("last", "max", "mean", "min")
+
+
+@torch.no_grad()
+def mine_neighbours(
+    features: np.ndarray | torch.Tensor,
+    k: int,
+    rows: np.ndarray | None = None,
+    chunk: int = 1024,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest and k furthest neighbours (Euclidean) of some rows of a pool, each row itself excluded.
+
+    Args:
+        features: (n, d) embedding of the pool.
+        k: neighbours per row; must be <= n - 1.
+        rows: (m,) indices of the rows to mine for (default: every row).
+        chunk: rows per distance block (memory is ``chunk * n`` floats).
+
+    Returns:
+        ``(nearest, furthest)``: int64 arrays of shape (m, k) of pool indices; ``nearest[i]`` sorted from the
+        closest, ``furthest[i]`` from the farthest.
+    """
+    x = torch.as_tensor(features).to(torch.float64)
+    if x.ndim != 2:
+        raise ValueError(f"features must have shape (n, d), got {tuple(x.shape)}")
+    n = x.shape[0]
+    if not 1 <= k <= n - 1:
+        raise ValueError(f"k={k} neighbours need at least k + 1 items, the pool has {n}; lower n_neighbors")
+    rows_t = torch.arange(n) if rows is None else torch.as_tensor(np.asarray(rows), dtype=torch.int64)
+    m = len(rows_t)
+    nearest = np.empty((m, k), dtype=np.int64)
+    furthest = np.empty((m, k), dtype=np.int64)
+    for lo in range(0, m, chunk):
+        own = rows_t[lo : lo + chunk]
+        d = torch.cdist(x[own], x)  # (rows, n)
+        local = torch.arange(len(own))
+        d[local, own] = float("inf")  # never your own nearest neighbour
+        nearest[lo : lo + len(own)] = torch.topk(d, k, dim=1, largest=False).indices.numpy()
+        d[local, own] = -float("inf")  # nor your own furthest
+        furthest[lo : lo + len(own)] = torch.topk(d, k, dim=1, largest=True).indices.numpy()
+    return nearest, furthest
+
+
+def map_window_scores(
+    window_scores: np.ndarray,
+    starts: np.ndarray,
+    window: int,
+    n_timesteps: int,
+    how: Literal["last", "max", "mean", "min"] = "last",
+) -> np.ndarray:
+    """One score per time step from one score per window.
+
+    ``"last"``: step t takes the score of the first window that ends at or after t (with ``score_stride``
+    1, the window ending at t: the detector has then seen t and the ``window - 1`` steps before it, the usual
+    online convention); the first ``window - 1`` steps take the first window's score. A short anomaly then
+    raises the scores of the following ``window - 1`` steps only. ``"max"`` / ``"mean"``: the max / mean
+    over every window that contains t (spreads a detection ``window - 1`` steps both ways). ``"min"``: the
+    min over every window containing t; if a window's score means "this window contains an anomaly" (how
+    CARLA labels windows), only steps inside the anomaly have every covering window anomalous.
+
+    Args:
+        window_scores: (n_windows,) scores.
+        starts: (n_windows,) increasing window starts covering the series (``window_starts``).
+        window: window length.
+        n_timesteps: length of the series.
+        how: the mapping.
+
+    Returns:
+        float64 (n_timesteps,).
+    """
+    window_scores = np.asarray(window_scores, dtype=np.float64).ravel()
+    starts = np.asarray(starts, dtype=np.int64).ravel()
+    if how == "last":
+        if window_scores.shape != starts.shape:
+            raise ValueError(f"{window_scores.shape[0]} window scores for {starts.shape[0]} window starts")
+        ends = starts + window - 1
+        if ends[-1] != n_timesteps - 1:
+            raise ValueError("the last window must end at the last time step (use validation.window_starts)")
+        idx = np.searchsorted(ends, np.arange(n_timesteps), side="left")
+        return window_scores[idx]
+    if how in ("max", "mean"):
+        return windows_to_timesteps(window_scores, starts, window, n_timesteps, how=how)
+    if how == "min":
+        return -windows_to_timesteps(-window_scores, starts, window, n_timesteps, how="max")
+    raise ValueError(f"how must be one of {MAPPINGS}, got {how!r}")
+
+
+@torch.no_grad()
+def knn_distance(
+    queries: np.ndarray,
+    reference: np.ndarray,
+    k: int,
+    exclude_self: bool = False,
+    chunk: int = 2048,
+) -> np.ndarray:
+    """Mean Euclidean distance of each query to its k nearest reference rows.
+
+    Args:
+        queries: (m, d) features.
+        reference: (n, d) features of normal (training) windows.
+        k: neighbours averaged.
+        exclude_self: queries *are* the reference rows (same order); row i ignores reference row i, which
+            gives leave-one-out training scores.
+        chunk: queries per distance block.
+
+    Returns:
+        float64 (m,).
+    """
+    q = torch.as_tensor(np.asarray(queries), dtype=torch.float64)
+    ref = torch.as_tensor(np.asarray(reference), dtype=torch.float64)
+    n = ref.shape[0] - int(exclude_self)
+    if not 1 <= k <= n:
+        raise ValueError(f"k={k} neighbours need at least {k + int(exclude_self)} reference rows, got {ref.shape[0]}")
+    out = np.empty(q.shape[0])
+    for lo in range(0, q.shape[0], chunk):
+        d = torch.cdist(q[lo : lo + chunk], ref)
+        if exclude_self:
+            local = torch.arange(d.shape[0])
+            d[local, local + lo] = float("inf")
+        out[lo : lo + chunk] = torch.topk(d, k, dim=1, largest=False).values.mean(1).numpy()
+    return out

@@ -1,0 +1,181 @@
+"""CARLA-specific checks: exact neighbour mining, axis handling, the majority-class rule, the score mapping,
+a planted anomaly, the time budget and persistence (the generic checks are in test_common.py)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from anomalyforge.base import BaseGenerator
+from anomalyforge.detectors.carla import CARLA, CarlaNet, map_window_scores, mine_neighbours
+from anomalyforge.registry import DETECTORS, make_detector
+from anomalyforge.validation import window_starts
+
+from .conftest import make_series
+
+TINY = dict(
+    window=16, stride=2, width=4, embedding_dim=8, n_classes=4, n_neighbors=3, epochs_stage1=3, epochs_stage2=3,
+    batch_size=32,
+)  # fmt: skip
+
+
+class LevelShift(BaseGenerator):
+    """Throwaway generator: adds +-shift to one channel over a random segment."""
+
+    def __init__(self, shift: float = 4.0) -> None:
+        self.shift = shift
+
+    def _generate(self, windows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        n, T, C = windows.shape
+        for i in range(n):
+            a = int(rng.integers(0, T - 2))
+            b = a + int(rng.integers(2, T - a + 1))
+            windows[i, a:b, int(rng.integers(C))] += self.shift * rng.choice([-1, 1])
+        return windows
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    train = make_series(400, 3, seed=1)
+    return CARLA(generator=LevelShift(), score="majority", **TINY).fit(train), train
+
+
+# ------------------------------------------------------------------------------------------ mining
+def test_mining_returns_true_nearest_and_furthest_neighbours():
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(70, 5))
+    rows = np.array([0, 3, 17, 69])
+    nearest, furthest = mine_neighbours(feats, 4, rows=rows, chunk=3)  # several chunks
+    d = np.linalg.norm(feats[rows, None, :] - feats[None, :, :], axis=2)
+    for i, r in enumerate(rows):
+        order = [j for j in np.argsort(d[i]) if j != r]
+        np.testing.assert_array_equal(nearest[i], order[:4])
+        np.testing.assert_array_equal(furthest[i], order[::-1][:4])
+
+
+def test_mining_excludes_self_even_with_duplicates_and_checks_k():
+    feats = np.zeros((5, 2))
+    nearest, furthest = mine_neighbours(feats, 4)
+    for i in range(5):
+        assert i not in nearest[i] and i not in furthest[i]
+        assert sorted(nearest[i]) == sorted(set(range(5)) - {i})
+    with pytest.raises(ValueError, match="n_neighbors"):
+        mine_neighbours(feats, 5)
+
+
+# -------------------------------------------------------------------------------------------- axes
+def test_backbone_sees_channels_first_by_transpose_not_reshape():
+    net = CarlaNet(in_channels=3, width=4, embedding_dim=8, n_classes=4).eval()
+    seen = {}
+    first_conv = net.backbone.blocks[0].body[0]
+    first_conv.register_forward_hook(lambda mod, inp, out: seen.update(x=inp[0]))
+    x = torch.randn(2, 16, 3)  # (B, T, C)
+    net.embed(x)
+    assert seen["x"].shape == (2, 3, 16)
+    assert torch.equal(seen["x"], x.transpose(1, 2))
+    assert not torch.equal(seen["x"], x.reshape(2, 3, 16))  # what a .view would have fed the convolutions
+
+
+def test_channel_content_reaches_only_its_channel_weights():
+    """Zeroing channel c's input weights removes exactly channel c's content from the features."""
+    torch.manual_seed(0)
+    net = CarlaNet(in_channels=3, width=4).eval()
+    x = torch.zeros(1, 16, 3)
+    x[0, :, 1] = torch.linspace(-2, 2, 16)  # content only in channel 1, along time
+    base = net.features(torch.zeros_like(x))
+    with torch.no_grad():
+        net.backbone.blocks[0].body[0].weight[:, 1] = 0
+        net.backbone.blocks[0].shortcut[0].weight[:, 1] = 0
+    np.testing.assert_allclose(net.features(x).detach(), base.detach(), atol=1e-6)
+
+
+# ----------------------------------------------------------------------------------- scores / rules
+def test_majority_class_rule_and_window_scores(fitted):
+    det, train = fitted
+    assert det.normal_class_ == int(np.argmax(det.class_counts_))
+    assert sum(det.class_counts_) == len(window_starts(len(train), det.window, det.stride))
+    windows = np.stack([train[s : s + det.window] for s in window_starts(len(train), det.window, 1)])
+    Z = torch.from_numpy(((windows - det.mean_) / det.std_).astype(np.float32))
+    with torch.no_grad():
+        p = torch.softmax(det.model_(Z), dim=1).numpy()
+    scores, starts = det.window_scores(train, stride=1)
+    np.testing.assert_allclose(scores, 1.0 - p[:, det.normal_class_], rtol=1e-5, atol=1e-6)
+    assert len(starts) == len(windows)
+
+
+def test_mapping_last_and_min():
+    starts = window_starts(10, 4, 3)  # [0, 3, 6]
+    s = np.array([1.0, 5.0, 2.0])
+    np.testing.assert_array_equal(map_window_scores(s, starts, 4, 10, "last"), [1, 1, 1, 1, 5, 5, 5, 2, 2, 2])
+    np.testing.assert_array_equal(map_window_scores(s, starts, 4, 10, "max"), [1, 1, 1, 5, 5, 5, 5, 2, 2, 2])
+    np.testing.assert_array_equal(map_window_scores(s, starts, 4, 10, "min"), [1, 1, 1, 1, 5, 5, 2, 2, 2, 2])
+    with pytest.raises(ValueError, match="how"):
+        map_window_scores(s, starts, 4, 10, "median")
+
+
+def test_detector_separates_an_obvious_planted_anomaly():
+    train = make_series(600, 3, seed=4)
+    test = make_series(400, 3, seed=5)
+    test[200:230, 0] += 5.0
+    det = CARLA(generator=LevelShift(), **{**TINY, "epochs_stage1": 8}).fit(train)
+    scores = det.anomaly_score(test)
+    inside = scores[200:230].mean()
+    outside = np.r_[scores[:180], scores[250:]]
+    assert inside > np.quantile(outside, 0.95), (inside, np.quantile(outside, 0.95))
+
+
+def test_knn_score_is_the_distance_to_the_nearest_training_windows():
+    train = make_series(400, 3, seed=1)
+    det = CARLA(generator=LevelShift(), **TINY).fit(train)
+    assert det.stage2_report_ is None and det.train_features_.shape[0] == len(window_starts(400, 16, 2))
+    scores, starts = det.window_scores(train, stride=det.stride)
+    np.testing.assert_array_equal(starts, window_starts(400, 16, 2))
+    # scoring the training windows again finds each one itself at distance 0 among its k neighbours
+    feats = det.train_features_.astype(np.float64)
+    d = np.linalg.norm(feats[:, None] - feats[None], axis=2)
+    expected = np.sort(d, axis=1)[:, : det.n_neighbors].mean(axis=1)
+    np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_time_budget_is_respected():
+    train = make_series(1200, 3, seed=6)
+    det = CARLA(generator=LevelShift(), **{**TINY, "epochs_stage1": 10_000, "epochs_stage2": 10_000, "patience": 0},
+                score="majority", time_budget=3.0)  # fmt: skip
+    start = time.perf_counter()
+    det.fit(train)
+    took = time.perf_counter() - start
+    assert took < 3.0 + 1.5, took
+    assert det.stage1_report_["stopped_by"] == "time budget"
+    assert det.stage2_report_["stopped_by"] == "time budget"
+
+
+@pytest.mark.parametrize("score", ["knn", "majority"])
+def test_save_load_round_trip(tmp_path, score):
+    det = make_detector("carla", score=score, **TINY).fit(make_series(400, 3, seed=1))
+    loaded = CARLA.load(det.save(tmp_path / "carla"))
+    test = make_series(300, 3, seed=9)
+    np.testing.assert_allclose(loaded.anomaly_score(test), det.anomaly_score(test), rtol=1e-6)
+    assert loaded.stage1_report_ == det.stage1_report_ and loaded.stage2_report_ == det.stage2_report_
+    if score == "majority":
+        assert loaded.normal_class_ == det.normal_class_ and loaded.class_counts_ == det.class_counts_
+
+
+# -------------------------------------------------------------------------------------- registry
+def test_registered_names_share_one_class_and_differ_in_generator():
+    assert DETECTORS.entry("carla").cls is DETECTORS.entry("genias_carla").cls is CARLA
+    assert make_detector("carla").generator == "rules"
+    assert make_detector("genias_carla").generator == "genias"
+    assert make_detector("genias_carla", generator="rules").generator == "rules"
+
+
+def test_bad_parameters_raise_clear_errors():
+    train = make_series(200, 2, seed=1)
+    with pytest.raises(ValueError, match="unknown generator"):
+        CARLA(generator="no-such-thing", **TINY).fit(train)
+    with pytest.raises(ValueError, match="how must be"):
+        CARLA(generator=LevelShift(), how="median", **TINY).fit(train)
+    with pytest.raises(ValueError, match="too few"):
+        CARLA(generator=LevelShift(), **{**TINY, "stride": 100}).fit(train)
