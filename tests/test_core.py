@@ -195,3 +195,15 @@ def test_refit_starts_clean_and_channel_mismatch_is_clear():
         det.anomaly_score(make_series(50, 2))
     det.fit(make_series(100, 2))
     assert det.n_channels_in_ == 2
+
+
+# ------------------------------------------------------------------------------------------- classic
+def test_elliptic_falls_back_on_a_flat_training_series(tmp_path):
+    train = np.zeros((300, 1))
+    test = np.zeros((200, 1))
+    test[100] = 5.0
+    det = make_detector("elliptic").fit(train)
+    assert det.support_fallback_
+    scores = det.anomaly_score(test)
+    assert np.isfinite(scores).all() and scores[98:106].min() > scores[:90].max()
+    np.testing.assert_allclose(load_model(det.save(tmp_path / "e")).anomaly_score(test), scores)

@@ -187,13 +187,23 @@ class WindowLOF(WindowSklearnDetector):
 
 @DETECTORS.register("elliptic", test_params=_SMALL)
 class WindowEllipticEnvelope(WindowSklearnDetector):
-    """Elliptic envelope (robust covariance, contamination 0.05) on sliding windows."""
+    """Elliptic envelope (robust covariance, contamination 0.05) on sliding windows.
+
+    The robust (minimum covariance determinant) fit fails when most windows are identical, as on a
+    series that is flat most of the time: the support's covariance is then zero. The detector then
+    falls back to the empirical covariance of all training windows plus a ridge of ``ridge`` times the
+    identity (features are standardised, so 1e-3 is small beside unit variance), and records it in
+    ``support_fallback_``. The robust fit's Mahalanobis distance uses a pseudo-inverse, so a singular
+    covariance (lagged copies of one channel are strongly correlated) is handled there too.
+    """
 
     def __init__(
         self,
-        window: int = 10,
+        window: int = 5,
         contamination: float = 0.05,
-        max_train_windows: int = 3000,
+        support_fraction: float | None = None,
+        ridge: float = 1e-3,
+        max_train_windows: int = 2000,
         score_stride: int = 1,
         how: str = "max",
         batch_size: int = 4096,
@@ -202,6 +212,8 @@ class WindowEllipticEnvelope(WindowSklearnDetector):
     ) -> None:
         self.window = window
         self.contamination = contamination
+        self.support_fraction = support_fraction
+        self.ridge = ridge
         self.max_train_windows = max_train_windows
         self.score_stride = score_stride
         self.how = how
@@ -210,10 +222,30 @@ class WindowEllipticEnvelope(WindowSklearnDetector):
         self.random_state = random_state
 
     def _make_model(self) -> EllipticEnvelope:
-        # support_fraction=1 keeps the fit defined when windows outnumber features only a little.
-        return EllipticEnvelope(contamination=self.contamination, random_state=self.random_state)
+        return EllipticEnvelope(
+            contamination=self.contamination, support_fraction=self.support_fraction, random_state=self.random_state
+        )
+
+    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
+        self.support_fallback_ = False
+        try:
+            super()._fit(X, y)
+        except ValueError as exc:
+            if "covariance matrix of the support data is equal to 0" not in str(exc):
+                raise
+            self.support_fallback_ = True
+            windows, _ = self._features(X, 1)
+            take = np.unique(np.linspace(0, len(windows) - 1, min(len(windows), self.max_train_windows)).astype(int))
+            features = windows[take].reshape(len(take), -1)
+            self.location_ = features.mean(axis=0)
+            cov = np.atleast_2d(np.cov(features, rowvar=False)) + self.ridge * np.eye(features.shape[1])
+            self.precision_ = np.linalg.inv(cov)
+            del self.model_
 
     def _window_scores(self, features: np.ndarray) -> np.ndarray:
+        if self.support_fallback_:
+            centred = features - self.location_
+            return np.einsum("ij,jk,ik->i", centred, self.precision_, centred)
         return self.model_.mahalanobis(features)
 
 
