@@ -1,0 +1,233 @@
+"""GenIAS generator: loss formulas on hand cases, patching rule, psi, training budget, save/load, inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from anomalyforge.generators.genias import GenIASGenerator
+from anomalyforge.generators.genias.model import (
+    GenIASNet,
+    compact_kl,
+    deviation_patch_mask,
+    perturbation_loss,
+    receptive_field_layers,
+    window_distance,
+    zero_perturbation_loss,
+)
+from anomalyforge.registry import make_generator
+
+from .conftest import make_series
+
+TINY = dict(window=32, latent_dim=8, hidden_channels=4, n_upsample=2, max_train_windows=64, random_state=0)
+
+
+def tiny(**kw) -> GenIASGenerator:
+    return GenIASGenerator(**{**TINY, "epochs": 3, "time_budget": None, **kw})
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A tiny model trained long enough for the perturbation loss to act (a few seconds)."""
+    series = make_series(1200, 2, seed=5)
+    gen = tiny(epochs=150, patience=0, lr=3e-3, stride=4, max_train_windows=400).fit(series)
+    return gen, series
+
+
+# ------------------------------------------------------------------------------------------- losses
+def test_compact_kl_matches_monte_carlo_and_closed_form():
+    rng = torch.Generator().manual_seed(0)
+    mu = torch.tensor([[0.3, -1.2, 0.0]])
+    logvar = torch.log(torch.tensor([[0.2, 0.9, 0.5]]))
+    prior_var = 0.5
+    kl = float(compact_kl(mu, logvar, prior_var)[0])
+    # Monte Carlo: E_q[log q(z) - log p(z)]
+    q = torch.distributions.Normal(mu[0], torch.exp(0.5 * logvar[0]))
+    p = torch.distributions.Normal(torch.zeros(3), torch.full((3,), prior_var**0.5))
+    z = mu[0] + torch.exp(0.5 * logvar[0]) * torch.randn(400_000, 3, generator=rng)
+    mc = float((q.log_prob(z) - p.log_prob(z)).sum(dim=1).mean())
+    exact = float(torch.distributions.kl_divergence(q, p).sum())
+    assert kl == pytest.approx(exact, rel=1e-5)
+    assert kl == pytest.approx(mc, abs=0.01)
+    # zero exactly at the prior, and not the (mu / prior_var)^2 variant of a third-party reimplementation
+    assert float(compact_kl(torch.zeros(1, 4), torch.full((1, 4), np.log(prior_var)), prior_var)[0]) == pytest.approx(
+        0.0, abs=1e-6
+    )
+    wrong = 0.5 * float(
+        (logvar.exp() / prior_var + (mu / prior_var) ** 2 - 1 - torch.log(logvar.exp() / prior_var)).sum()
+    )
+    assert abs(kl - wrong) > 0.1
+
+
+@pytest.mark.parametrize(
+    ("d_rec", "d_anom", "expected"),
+    [
+        (0.05, 0.10, 0.05),  # too close: anomaly must be >= d_rec + delta_min = 0.15 away
+        (0.05, 0.18, 0.0),  # inside [0.15, 0.2]: no loss
+        (0.05, 0.30, 0.10),  # too far: 0.30 - delta_max
+        (0.30, 0.25, 0.15 + 0.05),  # both hinges: 0.30 - 0.25 + 0.1 and 0.25 - 0.2
+    ],
+)
+def test_perturbation_loss_hinges(d_rec, d_anom, expected):
+    out = perturbation_loss(torch.tensor([d_rec]), torch.tensor([d_anom]), delta_min=0.1, delta_max=0.2)
+    assert float(out[0]) == pytest.approx(expected, abs=1e-6)
+
+
+def test_window_distance_is_mean_squared_error():
+    a = torch.zeros(2, 3, 4)
+    b = torch.ones(2, 3, 4)
+    b[1] *= 2
+    np.testing.assert_allclose(window_distance(a, b).numpy(), [1.0, 4.0])
+
+
+def test_zero_perturbation_loss_only_on_all_zero_channels():
+    x = torch.zeros(2, 3, 5)
+    x[:, 1] = 1.0  # channel 1 is not zero
+    zero_mask = torch.tensor([[True, False, True], [False, False, False]])
+    same = x.clone()
+    same[:, 1] += 3.0  # a big change on a non-zero channel is not this loss's business
+    np.testing.assert_allclose(zero_perturbation_loss(x, same, zero_mask).numpy(), [0.0, 0.0])
+    moved = same.clone()
+    moved[0, 0] = 1.0  # u = 1 on channel 0 -> 1 / 2 per step; channel 2 stays -> mean over both channels
+    out = zero_perturbation_loss(x, moved, zero_mask).numpy()
+    assert out[0] == pytest.approx(0.25) and out[1] == 0.0
+
+
+def test_patching_rule_hand_case():
+    t = np.arange(10.0)
+    x = np.stack([t, np.zeros(10), np.sin(t), np.full(10, 2.0)], axis=1)[None]  # (1, 10, 4)
+    x_tilde = x.copy()
+    x_tilde[0, :, 0] += 1.0  # deviation 10 vs amplitude 9: kept for tau=1 (10 > 9), not for tau=2 (10 < 18)
+    x_tilde[0, :4, 1] = 0.1  # constant channel: any deviation beats tau * 0
+    x_tilde[0, :, 2] += 0.1  # deviation 0.1 vs amplitude ~2: dropped for tau >= 0.05
+    keep, ratio = deviation_patch_mask(x, x_tilde, tau=1.0)
+    np.testing.assert_array_equal(keep[0], [True, True, False, False])
+    keep2, _ = deviation_patch_mask(x, x_tilde, tau=2.0)
+    np.testing.assert_array_equal(keep2[0], [False, True, False, False])
+    assert ratio[0, 1] == np.inf and ratio[0, 3] == 0.0
+    assert ratio[0, 0] == pytest.approx(10.0 / 9.0)
+
+
+def test_receptive_field_covers_window():
+    assert receptive_field_layers(200) == 7  # 1 + 2 * 127 = 255 >= 200 > 127
+    assert receptive_field_layers(32) == 5
+
+
+@pytest.mark.parametrize("window", [32, 45, 200])
+def test_network_shapes_for_any_window(window):
+    net = GenIASNet(3, window, 6, 4, receptive_field_layers(window), 3, 0.1, 3, "per_dim", 1.0).eval()
+    x_hat, x_tilde, mu, logvar = net(torch.randn(5, 3, window))
+    assert x_hat.shape == x_tilde.shape == (5, 3, window)
+    assert mu.shape == logvar.shape == (5, 6)
+    assert net.psi.shape == (6,)
+
+
+# ---------------------------------------------------------------------------------------- training
+def test_defaults_resolve_by_channel_count():
+    uni = tiny(epochs=1).fit(make_series(200, 1))
+    multi = tiny(epochs=1, latent_dim=None).fit(make_series(200, 3))
+    assert uni.latent_dim_ == 8 and uni.gamma_ == 0.0
+    assert multi.latent_dim_ == 100 and multi.gamma_ == 0.01
+    assert tiny(latent_dim=None, epochs=1).fit(make_series(200, 1)).latent_dim_ == 50
+
+
+def test_psi_positive_and_learned(trained):
+    gen, _ = trained
+    assert len(gen.psi_) == 1 and gen.psi_[0] > 0
+    assert abs(gen.psi_[0] - gen.psi_init) > 1e-3, "psi must move during training"
+    per_dim = tiny(psi_mode="per_dim", epochs=5, lr=1e-2).fit(make_series(300, 2))
+    assert len(per_dim.psi_) == 8 and min(per_dim.psi_) > 0
+    net = per_dim.model_
+    with torch.no_grad():
+        net.psi_raw.fill_(-50.0)  # the free parameter can go anywhere; psi stays positive
+    assert float(net.psi.min()) > 0
+
+
+def test_anomalies_differ_from_source_more_than_reconstructions(trained):
+    gen, series = trained
+    windows = np.stack([series[s : s + 32] for s in range(0, 1100, 20)])
+    xs = torch.tensor(((windows - gen.mean_) / gen.std_).transpose(0, 2, 1), dtype=torch.float32)
+    with torch.no_grad():
+        mu, _ = gen.model_.encoder(xs)
+        d_rec = window_distance(xs, gen.model_.decoder(mu)).mean()
+    out = gen.generate(windows, random_state=0)
+    d_anom = ((out.anomalies - windows) / gen.std_) ** 2
+    assert d_anom.mean() > float(d_rec) + 0.5 * gen.delta_min
+
+
+def test_time_budget_stops_training():
+    gen = GenIASGenerator(**{**TINY, "epochs": 100_000, "patience": 0, "time_budget": 1.0})
+    gen.fit(make_series(600, 2))
+    assert gen.train_report_["stopped_by"] == "time budget"
+    assert gen.train_report_["seconds"] < 10
+    assert gen.train_report_["epochs_run"] < 100_000
+
+
+def test_adaptive_stride_caps_training_windows():
+    gen = tiny(epochs=1, max_train_windows=50).fit(make_series(1000, 1))
+    assert gen.n_train_windows_ <= 51 and gen.stride_ == 20
+    assert tiny(epochs=1, stride=7).fit(make_series(300, 1)).stride_ == 7
+
+
+# -------------------------------------------------------------------------------------- generation
+def test_generate_in_original_units_and_patching_keeps_whole_channels(trained):
+    gen, series = trained
+    scaled = tiny(epochs=3).fit(series * 1000 + 50)
+    windows = np.stack([series[s : s + 32] for s in range(0, 600, 40)]) * 1000 + 50
+    out = scaled.generate(windows, n_per_window=2, random_state=1)
+    src = windows[out.source]
+    changed = out.mask.any(axis=1)  # (n, C) channels touched
+    assert changed.any(axis=1).all()
+    assert (out.mask.all(axis=1) | ~changed).all(), "a patched channel is replaced over the whole window"
+    np.testing.assert_array_equal(out.patched[~out.mask], src[~out.mask])
+    assert abs(out.anomalies.mean() - 50) < 2000 and out.anomalies.std() > 10  # original units, not z-scores
+
+
+def test_every_window_changes_even_when_tau_rejects_all(trained):
+    gen, series = trained
+    strict = GenIASGenerator(**{**gen.get_params(), "tau": 1e12})
+    strict.__dict__.update({k: v for k, v in gen.__dict__.items() if k.endswith("_")})
+    windows = np.stack([series[s : s + 32] for s in range(0, 320, 32)])
+    out = strict.generate(windows, random_state=0)
+    assert (out.mask.any(axis=1).sum(axis=1) == 1).all(), "fallback keeps exactly the most deviating channel"
+
+
+def test_same_seed_same_output_and_save_load(trained, tmp_path):
+    gen, series = trained
+    windows = np.stack([series[s : s + 32] for s in range(0, 320, 32)])
+    a = gen.generate(windows, n_per_window=3, random_state=11)
+    b = gen.generate(windows, n_per_window=3, random_state=11)
+    np.testing.assert_array_equal(a.anomalies, b.anomalies)
+    loaded = GenIASGenerator.load(gen.save(tmp_path / "genias"))
+    c = loaded.generate(windows, n_per_window=3, random_state=11)
+    np.testing.assert_allclose(c.anomalies, a.anomalies, rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(c.mask, a.mask)
+    assert loaded.psi_ == gen.psi_ and loaded.train_report_ == gen.train_report_
+
+
+def test_generate_from_series_and_registry(trained):
+    gen, series = trained
+    out = gen.generate_from_series(series, n=7, random_state=2)
+    assert out.patched.shape == (7, 32, 2)
+    for start, w, m in zip(out.source, out.patched, out.mask, strict=True):
+        np.testing.assert_array_equal(w[~m], series[start : start + 32][~m])
+    assert isinstance(make_generator("genias"), GenIASGenerator)
+
+
+def test_bad_inputs_raise_clear_errors(trained):
+    gen, series = trained
+    with pytest.raises(ValueError, match="time steps"):
+        tiny().fit(make_series(20, 2))  # shorter than the window
+    bad = make_series(300, 2)
+    bad[5, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        tiny().fit(bad)
+    with pytest.raises(ValueError, match="trained on windows of 32"):
+        gen.generate(np.zeros((2, 40, 2)))
+    with pytest.raises(ValueError, match="channels"):
+        gen.generate(np.zeros((2, 32, 3)))
+    with pytest.raises(ValueError, match="psi_mode"):
+        tiny(psi_mode="vector").fit(series)
+    with pytest.raises(ValueError, match="NaN"):
+        gen.generate(np.full((2, 32, 2), np.nan))
