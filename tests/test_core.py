@@ -205,5 +205,5 @@ def test_elliptic_falls_back_on_a_flat_training_series(tmp_path):
     det = make_detector("elliptic").fit(train)
     assert det.support_fallback_
     scores = det.anomaly_score(test)
-    assert np.isfinite(scores).all() and scores[98:106].min() > scores[:90].max()
+    assert np.isfinite(scores).all() and scores[96:105].min() > scores[:90].max()  # window 5 around step 100
     np.testing.assert_allclose(load_model(det.save(tmp_path / "e")).anomaly_score(test), scores)
