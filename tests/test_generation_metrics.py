@@ -63,7 +63,7 @@ def embedding_and_data():
     rng = np.random.default_rng(0)
     series = make_series(60 * 32, 3, seed=1)
     normal = series.reshape(60, 32, 3)
-    emb = DeepSVDDEmbedding(epochs=15, hidden=8, time_budget=15, random_state=0).fit(normal)
+    emb = DeepSVDDEmbedding(epochs=15, hidden=8, time_budget=None, random_state=0).fit(normal)
     return emb, normal, rng
 
 
@@ -71,7 +71,7 @@ def test_deep_svdd_embedding_shapes_determinism_and_one_class_separation(embeddi
     emb, normal, rng = embedding_and_data
     Z = emb.transform(normal[:5])
     assert Z.shape == (5, 128) and Z.dtype == np.float64 and np.isfinite(Z).all()
-    again = DeepSVDDEmbedding(epochs=15, hidden=8, time_budget=15, random_state=0).fit(normal)
+    again = DeepSVDDEmbedding(epochs=15, hidden=8, time_budget=None, random_state=0).fit(normal)
     np.testing.assert_allclose(again.transform(normal[:5]), Z, rtol=1e-5, atol=1e-6)
     assert emb.train_report_["epochs_run"] >= 1
     # windows with large spikes lie farther from the centre than the normal ones

@@ -11,7 +11,7 @@ from anomalyforge.generation_report import anomalous_windows, compare_generators
 
 from .conftest import make_series
 
-TINY_EMBEDDING = {"epochs": 5, "hidden": 8, "time_budget": 10.0}
+TINY_EMBEDDING = {"epochs": 5, "hidden": 8, "time_budget": None}
 
 
 def fake_series(train=True, anomalies=True):

@@ -80,8 +80,11 @@ def _fit_and_generate(
     """Fit ``name`` on ``train`` and forge ``n`` anomalies from distinct random windows of ``normal``."""
     params = dict(params or {})
     generator = make_generator(name, **params)
-    if "window" in generator.get_params() and "window" not in params:
+    own = generator.get_params()
+    if "window" in own and "window" not in params:
         generator.set_params(window=window)
+    if "random_state" in own and "random_state" not in params:
+        generator.set_params(random_state=seed)  # learned generators: reproducible comparisons
     t0 = time.perf_counter()
     generator.fit(train)
     fit_seconds = time.perf_counter() - t0
@@ -122,7 +125,8 @@ def generate_for_series(
         params: generator parameters.
         stride: step between the training windows the sources are drawn from.
         n_plot: examples drawn in the picture.
-        random_state: seed of source choice and generation.
+        random_state: seed of source choice and generation (and of the generator's own ``random_state``
+            parameter when it has one and ``params`` does not set it).
 
     Returns:
         ``{"anomalies": DIR/anomalies.npz, "plot": DIR/generated.png}``. The ``.npz`` holds ``anomalies``,
@@ -218,7 +222,8 @@ def compare_generators(
 
     Returns:
         One dict per generator: ``generator``, ``arp``, ``edi`` (Eq. 27, natural log), ``edi_norm``
-        (divided by log K), ``fit_seconds``, ``generate_seconds``, ``n_generated``, ``n_real``.
+        (divided by log K), ``fit_seconds``, ``generate_seconds``, ``n_generated``, ``n_real`` and
+        ``embedding_stopped_by`` (``"epochs"`` unless the embedding's time budget cut its training).
     """
     if not names:
         raise ValueError("give at least one generator name to compare")
@@ -252,6 +257,7 @@ def compare_generators(
                 "generate_seconds": round(gen_s, 3),
                 "n_generated": len(v_gen),
                 "n_real": len(v_real),
+                "embedding_stopped_by": embedding.train_report_["stopped_by"],
             }
         )
     return rows

@@ -32,20 +32,9 @@ from anomalyforge.base import BaseGenerator, GeneratorTags
 from anomalyforge.registry import GENERATORS
 
 __all__ = [
-    "CARLA_TYPES",
-    "channel_scale",
-    "apply_seasonal",
-    "apply_trend",
-    "apply_points",
-    "apply_shapelet",
-    "SeasonalAnomaly",
-    "TrendAnomaly",
-    "GlobalAnomaly",
-    "ContextualAnomaly",
-    "ShapeletAnomaly",
-    "CarlaRules",
-    "CutAddPaste",
-    "NCADInjection",
+    "CARLA_TYPES", "channel_scale", "apply_seasonal", "apply_trend", "apply_points", "apply_shapelet",
+    "SeasonalAnomaly", "TrendAnomaly", "GlobalAnomaly", "ContextualAnomaly", "ShapeletAnomaly", "CarlaRules",
+    "CutAddPaste", "NCADInjection",
 ]
 
 CARLA_TYPES = ("seasonal", "trend", "global", "contextual", "shapelet")
