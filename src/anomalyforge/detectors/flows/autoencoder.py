@@ -112,7 +112,7 @@ class WindowAutoencoder(BaseDetector):
         contamination: float = 0.01,
         threshold: Any = None,
         random_state: int | None = 0,
-        device: str = "cpu",
+        device: str = "auto",
     ) -> None:
         self.window = window
         self.hidden1 = hidden1

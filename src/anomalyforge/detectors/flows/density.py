@@ -116,7 +116,7 @@ class FlowDetector(BaseDetector):
         contamination: float = 0.01,
         threshold: Any = None,
         random_state: int | None = 0,
-        device: str = "cpu",
+        device: str = "auto",
     ) -> None:
         self.window = window
         self.n_components = n_components
