@@ -340,7 +340,7 @@ def test_detector_flags_a_planted_pattern_anomaly():
     fast = {"mae_epochs": 15, "mae_batch_size": 8, "mae_lr": 3e-3, "train_stride": 4, "max_train_windows": 150}
     det = VanAD(**{**TINY_DET, **fast}, use_nf=False).fit(train)  # the MAE alone: no density term
     assert det.mae_source_ == "trained on training windows" and det.mae_report_["epochs_run"] >= 1
-    assert det.period_ == 25 and det.pad_ == 18  # padded to 50 = 2 periods
+    assert det.period_ == 1 and det.pad_ == 0  # period 25 > window / 2: not seen twice, no padding
     scores = det.anomaly_score(test)
     normal = np.r_[scores[:260], scores[380:]]
     assert scores[300:340].mean() > np.quantile(normal, 0.95)
@@ -350,8 +350,9 @@ def test_detector_flags_a_planted_pattern_anomaly():
 def test_flow_term_flags_a_point_anomaly_and_options():
     train, test = make_series(400, 3, seed=1), make_series(300, 3, seed=2)
     test[100, :] = [3.0, -3.0, 3.0]
-    det = VanAD(**TINY_DET, mae_epochs=1, how="max", combine="paper").fit(train)
+    det = VanAD(**TINY_DET, mae_epochs=1, how="max", combine="paper", period=12).fit(train)
     assert det.has_flow_ and det.flow_report_["epochs_run"] == 5
+    assert det.pad_ == 4  # 32 steps padded to 36 = 3 periods
     scores = det.anomaly_score(test)
     assert np.argmax(scores) in range(100 - 31, 101)
     with pytest.raises(ValueError, match="combine"):

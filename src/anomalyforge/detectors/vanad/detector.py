@@ -18,6 +18,10 @@ deviation of each channel):
    ``lambda_rec * rec + lambda_nf * nll`` (``combine="paper"``, lambda_nf = 0.001) depends on the channel
    count and the data's scale, because the NLL of an N-dimensional vector grows with N.
 
+The period is the ``period`` parameter (the published configurations set it per dataset) or, when None,
+the autocorrelation estimate over lags 2 .. window / 2 of the standardised training series (a period must
+fit twice in a window; without one there is no padding). Fitted: ``period_`` and ``pad_``.
+
 Which MAE a result used is stated by the fitted attribute ``mae_source_``:
 
 - ``mae_weights=None`` (default): no pretrained weights are available offline, so a small MAE
@@ -227,7 +231,7 @@ class VanAD(BaseDetector):
             rng = np.random.default_rng(self.random_state)
             self.mean_, self.std_ = standardiser(X)
             Z = (X - self.mean_) / self.std_
-            self.period_ = int(self.period) if self.period else estimate_period(Z, self.window)
+            self.period_ = int(self.period) if self.period else estimate_period(Z, max(self.window // 2, 2))
             self.pad_ = padding_for_period(self.window, self.period_)
             if self.mae_weights:
                 self.mae_ = load_mae_checkpoint(self.mae_weights, self.mae_num_heads, self.mae_decoder_num_heads)
