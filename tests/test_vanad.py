@@ -355,5 +355,7 @@ def test_flow_term_flags_a_point_anomaly_and_options():
     assert det.pad_ == 4  # 32 steps padded to 36 = 3 periods
     scores = det.anomaly_score(test)
     assert np.argmax(scores) in range(100 - 31, 101)
+    raw = VanAD(**TINY_DET, mae_epochs=1, image_norm="none", use_nf=False).fit(train)  # the public code's rendering
+    assert not raw.has_flow_ and np.isfinite(raw.anomaly_score(test)).all()
     with pytest.raises(ValueError, match="combine"):
         VanAD(**TINY_DET, combine="sum").fit(train)
