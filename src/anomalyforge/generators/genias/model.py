@@ -186,21 +186,23 @@ class GenIASNet(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------- losses
-def compact_kl(mu: torch.Tensor, logvar: torch.Tensor, prior_var: float) -> torch.Tensor:
+def compact_kl(mu: torch.Tensor, logvar: torch.Tensor, prior_var: float, reduction: str = "sum") -> torch.Tensor:
     """Compact KL (Eq. 2, in the exact per-dimension form of Eq. 9): KL(N(mu, s^2) || N(0, prior_var)).
 
-    ``0.5 * (s^2/p + mu^2/p - 1 - log(s^2/p))`` summed over latent dimensions.
+    ``0.5 * (s^2/p + mu^2/p - 1 - log(s^2/p))`` summed (Eq. 2) or averaged over latent dimensions.
 
     Args:
         mu: (B, L) posterior means.
         logvar: (B, L) posterior log variances.
         prior_var: sigma_prior^2.
+        reduction: ``"sum"`` or ``"mean"`` over the L latent dimensions.
 
     Returns:
         (B,) KL per window.
     """
     ratio = torch.exp(logvar) / prior_var
-    return 0.5 * (ratio + mu.pow(2) / prior_var - 1.0 - torch.log(ratio)).sum(dim=1)
+    per_dim = 0.5 * (ratio + mu.pow(2) / prior_var - 1.0 - torch.log(ratio))
+    return per_dim.mean(dim=1) if reduction == "mean" else per_dim.sum(dim=1)
 
 
 def window_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
