@@ -143,7 +143,7 @@ class VanAD(BaseDetector):
         score_stride: int | None = None,
         how: str = "step",
         batch_size: int = 32,
-        device: str = "cpu",
+        device: str = "auto",
         threshold: Any = None,
         contamination: float = 0.01,
         random_state: int | None = 0,
