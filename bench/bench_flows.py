@@ -8,6 +8,7 @@ reports the machine load, since the CPU may be shared.
     .venv/bin/python bench/bench_flows.py                       # SMD machine-1-2, MSL C-1, UCR 011
     .venv/bin/python bench/bench_flows.py --series MSL/C-1 --detectors maf --time-budget 30
     .venv/bin/python bench/bench_flows.py --generators            # also ARP/EDI of flow vs genias vs rules
+    .venv/bin/python bench/bench_flows.py --skip-detectors --long 100000   # default models, 100k x 38 steps
 """
 
 from __future__ import annotations
@@ -80,6 +81,27 @@ def run_generators(window: int, n: int, time_budget: float) -> None:
         )
 
 
+def run_long(n: int, channels: int, detectors: list[str]) -> None:
+    """Default-size models scoring an n-step series: seconds and peak numpy memory (tracemalloc)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    X = np.sin(np.arange(n) / 20)[:, None] + 0.1 * rng.normal(size=(n, channels))
+    print(
+        f"\nlong series: {n} steps x {channels} channels (all windows as float64: {n * 10 * channels * 8 / 1e6:.0f} MB)"
+    )
+    for det_name in detectors:
+        det = make_detector(det_name, epochs=1, max_train_windows=2000).fit(X[:5000])
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        scores = det.anomaly_score(X)
+        seconds = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert scores.shape == (n,) and np.isfinite(scores).all()
+        print(f"{det_name:<12} score {seconds:6.1f} s, peak numpy memory {peak / 1e6:6.1f} MB", flush=True)
+
+
 def _accepts(generator: str, param: str) -> bool:
     from anomalyforge.registry import make_generator
 
@@ -96,6 +118,8 @@ def main() -> None:
     parser.add_argument("--gen-window", type=int, default=100)
     parser.add_argument("--gen-n", type=int, default=200)
     parser.add_argument("--skip-detectors", action="store_true")
+    parser.add_argument("--long", type=int, default=0, help="also score a synthetic series of this many steps")
+    parser.add_argument("--long-channels", type=int, default=38)
     args = parser.parse_args()
     os.environ.setdefault("ANOMALYFORGE_NUM_THREADS", "1")
     torch.set_num_threads(1)
@@ -103,6 +127,8 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()}, cpus: {os.cpu_count()}, torch threads: 1")
     if not args.skip_detectors:
         run_detectors(args.series, args.detectors, args.time_budget, args.max_train_windows)
+    if args.long:
+        run_long(args.long, args.long_channels, args.detectors)
     if args.generators:
         run_generators(args.gen_window, args.gen_n, args.time_budget)
     print(f"load average after: {os.getloadavg()}")

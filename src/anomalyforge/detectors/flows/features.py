@@ -25,7 +25,9 @@ _CLIP = 1e4  # standardised values beyond this are clipped before the network (k
 
 def standardise(X: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """(X - mean) / std, clipped to +-1e4 standard deviations; shape (n, C) kept."""
-    return np.clip((X - mean) / std, -_CLIP, _CLIP)
+    Z = X - mean  # one new array, then in place: the peak stays at one copy of the series
+    Z /= std
+    return np.clip(Z, -_CLIP, _CLIP, out=Z)
 
 
 def training_vectors(Z: np.ndarray, window: int, stride: int, max_windows: int) -> np.ndarray:
