@@ -148,7 +148,8 @@ def test_generator_pastes_one_patch_on_a_subset_of_channels(series):
     windows = np.stack([series[i : i + 40] for i in range(0, 800, 40)])
     out = gen.generate(windows, n_per_window=2, random_state=0)
     changed_steps = out.mask.any(axis=2)
-    assert changed_steps.sum(axis=1).max() <= 6  # one patch of patch_len steps
+    lengths = changed_steps.sum(axis=1)
+    assert lengths.max() <= 6 and len(np.unique(lengths)) > 1  # one random-size crop of a 6-step patch
     assert (out.mask.any(axis=1).sum(axis=1) == 1).all()  # max(1, int(0.5 * 3)) = 1 channel
     short = gen.generate(windows[:, :4], random_state=0)  # windows shorter than the patch: cropped
     assert short.mask.any(axis=(1, 2)).all()
@@ -157,5 +158,7 @@ def test_generator_pastes_one_patch_on_a_subset_of_channels(series):
 def test_generator_rejects_bad_parameters(series):
     with pytest.raises(ValueError, match="mode"):
         make_generator("flow", mode="cold", **GEN).fit(series)
+    with pytest.raises(ValueError, match="min_patch_fraction"):
+        make_generator("flow", min_patch_fraction=0.0, **GEN).fit(series)
     with pytest.raises(ValueError, match="patch_len"):
         make_generator("flow", **{**GEN, "patch_len": 50}).fit(series[:20])

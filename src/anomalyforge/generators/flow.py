@@ -13,8 +13,11 @@ deviation, flattened time-major). Anomalous patches come from its low-likelihood
 Rejection draws up to ``max_rounds`` rounds of proposals; when too few pass, the lowest-likelihood
 proposals of all rounds fill the gap (``last_acceptance_`` records the share that passed in the last call).
 Samples are clipped to +-``clip`` standard deviations and mapped back to data units. Each window then gets
-one patch (cropped to the window when ``patch_len`` is longer), at a uniform random start, on a random set
-of between 1 and max(1, ``max_channel_fraction`` * C) channels; the other cells keep their values.
+a piece of one patch: a random-size crop (the paper pastes patches "of random size") of between
+``min_patch_fraction * patch_len`` and ``patch_len`` steps (at most the window), at a uniform random start,
+on a random set of between 1 and max(1, ``max_channel_fraction`` * C) channels; the other cells keep their
+values. ``patch_len=20`` is the default because on MSL C-1 (windows of 100) it gave more diverse anomalies
+than 8 (EDI 0.83 vs 0.29, bench/bench_flows.py) at the same realism (ARP 0.940 vs rules 0.940).
 
 Sampling speed: the inverse of a fully autoregressive MAF takes one network pass per feature
 (``patch_len * C``). By default (``passes=None``) the autoregressive order is by time step, the C channels
@@ -51,7 +54,8 @@ class FlowPatchGenerator(BaseGenerator):
     """Patches sampled from a MAF's low-likelihood region (tempered and/or rejection), pasted into windows.
 
     Args:
-        patch_len: steps per patch.
+        patch_len: steps per patch modelled by the MAF.
+        min_patch_fraction: pasted crops have between ``min_patch_fraction * patch_len`` and ``patch_len`` steps.
         mode: "tempered", "rejection" or "both".
         temperature: std of the base samples in "tempered" and "both" modes (> 1 reaches lower likelihood).
         quantile: rejection keeps samples whose log-likelihood is below this quantile of the training patches'.
@@ -72,7 +76,8 @@ class FlowPatchGenerator(BaseGenerator):
 
     def __init__(
         self,
-        patch_len: int = 8,
+        patch_len: int = 20,
+        min_patch_fraction: float = 0.25,
         mode: str = "both",
         temperature: float = 2.0,
         quantile: float = 0.05,
@@ -95,6 +100,7 @@ class FlowPatchGenerator(BaseGenerator):
         random_state: int | None = 0,
     ) -> None:
         self.patch_len = patch_len
+        self.min_patch_fraction = min_patch_fraction
         self.mode = mode
         self.temperature = temperature
         self.quantile = quantile
@@ -135,6 +141,8 @@ class FlowPatchGenerator(BaseGenerator):
             raise ValueError(f"quantile must be in (0, 1), got {self.quantile}")
         if int(self.patch_len) < 1:
             raise ValueError(f"patch_len must be >= 1, got {self.patch_len}")
+        if not 0.0 < self.min_patch_fraction <= 1.0:
+            raise ValueError(f"min_patch_fraction must be in (0, 1], got {self.min_patch_fraction}")
 
     def _fit(self, X: np.ndarray) -> None:
         self._check_params()
@@ -236,13 +244,15 @@ class FlowPatchGenerator(BaseGenerator):
         N, T, C = windows.shape
         n_pool = min(N, max(1, int(self.pool_size)))
         pool = self.sample_patches(n_pool, rng)
-        L = min(int(self.patch_len), T)
+        longest = min(int(self.patch_len), T)
+        shortest = min(longest, max(1, int(round(self.min_patch_fraction * self.patch_len))))
         out = windows.copy()
         picks = rng.integers(0, n_pool, size=N) if n_pool < N else rng.permutation(N)
         max_channels = max(1, int(self.max_channel_fraction * C))
         for i in range(N):
             patch = pool[picks[i]]
-            offset = int(rng.integers(0, self.patch_len - L + 1))  # crop a long patch to the window
+            L = int(rng.integers(shortest, longest + 1))
+            offset = int(rng.integers(0, self.patch_len - L + 1))
             start = int(rng.integers(0, T - L + 1))
             k = int(rng.integers(1, max_channels + 1))
             channels = np.sort(rng.choice(C, size=k, replace=False))
