@@ -87,10 +87,12 @@ class _StudentTQuantile(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, cdf: torch.Tensor, sf: torch.Tensor, df: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        c = cdf.detach().cpu().numpy().clip(_TAIL, 1.0)
-        s = sf.detach().cpu().numpy().clip(_TAIL, 1.0)
+        c = cdf.detach().cpu().numpy()
+        s = sf.detach().cpu().numpy()
         nu = float(df)
-        lower = c < 0.5
+        lower = c < 0.5  # each side's quantile only where it is accurate; the other side gets a safe 0.25
+        c = np.where(lower, c, 0.25).clip(_TAIL, 0.5)
+        s = np.where(lower, 0.25, s).clip(_TAIL, 0.5)
         q = np.where(lower, stats.t.ppf(c, nu), stats.t.isf(s, nu))
         h = 1e-4 * max(nu, 1.0)
         dq_dnu = np.where(
