@@ -129,15 +129,19 @@ def test_detector_separates_an_obvious_planted_anomaly():
 
 def test_knn_score_is_the_distance_to_the_nearest_training_windows():
     train = make_series(400, 3, seed=1)
-    det = CARLA(generator=LevelShift(), **TINY).fit(train)
-    assert det.stage2_report_ is None and det.train_features_.shape[0] == len(window_starts(400, 16, 2))
-    scores, starts = det.window_scores(train, stride=det.stride)
-    np.testing.assert_array_equal(starts, window_starts(400, 16, 2))
-    # scoring the training windows again finds each one itself at distance 0 among its k neighbours
+    det = CARLA(generator=LevelShift(), reference_stride=3, **TINY).fit(train)
+    ref_starts = window_starts(400, 16, 3)
+    assert det.stage2_report_ is None and det.train_features_.shape[0] == len(ref_starts)
+    scores, starts = det.window_scores(train, stride=3)
+    np.testing.assert_array_equal(starts, ref_starts)
+    # scoring the reference windows again finds each one itself at distance 0 among its k neighbours
     feats = det.train_features_.astype(np.float64)
     d = np.linalg.norm(feats[:, None] - feats[None], axis=2)
-    expected = np.sort(d, axis=1)[:, : det.n_neighbors].mean(axis=1)
-    np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(scores, np.sort(d, axis=1)[:, : det.n_neighbors].mean(axis=1), rtol=1e-4, atol=1e-4)
+    # training scores ignore references that share a step with the window (no self-match)
+    d[np.abs(ref_starts[:, None] - ref_starts[None]) < 16] = np.inf
+    loo = np.sort(d, axis=1)[:, : det.n_neighbors].mean(axis=1)
+    assert det.train_scores_.min() >= loo.min() - 1e-4 and det.train_scores_.min() > 0
 
 
 def test_time_budget_is_respected():

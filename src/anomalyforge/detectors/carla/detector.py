@@ -84,6 +84,7 @@ class CARLA(BaseDetector):
         window: window length (paper: 200; 100 by default here, which halves the cost on a CPU).
         stride: step between training windows (paper: 5 for SMD).
         score_stride: step between scored windows (1 scores every window).
+        reference_stride: step between the training windows kept as kNN references (None: ``score_stride``).
         how: window -> time-step mapping, one of ``"last"``, ``"max"``, ``"mean"``, ``"min"``
             (see ``mining.map_window_scores``; ``"min"`` localises best when a window's score means "this
             window holds an anomaly somewhere").
@@ -124,6 +125,7 @@ class CARLA(BaseDetector):
         window: int = 100,
         stride: int = 5,
         score_stride: int = 1,
+        reference_stride: int | None = None,
         how: str = "min",
         score: str = "knn",
         width: int = 8,
@@ -159,6 +161,7 @@ class CARLA(BaseDetector):
         self.window = window
         self.stride = stride
         self.score_stride = score_stride
+        self.reference_stride = reference_stride
         self.how = how
         self.score = score
         self.width = width
@@ -198,6 +201,8 @@ class CARLA(BaseDetector):
         for name in ("window", "stride", "score_stride", "width", "n_classes", "n_neighbors", "positive_offset"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.reference_stride is not None and self.reference_stride < 1:
+            raise ValueError(f"reference_stride must be >= 1 or None, got {self.reference_stride}")
         if self.n_classes < 2:
             raise ValueError(f"n_classes must be >= 2, got {self.n_classes}")
         if self.window < 8:
@@ -286,20 +291,27 @@ class CARLA(BaseDetector):
                                                0.9 * left * share)  # fmt: skip
             if self.score == "knn":
                 self.stage2_report_ = None  # not run: the kNN score uses the stage-1 features
-                window_scores = self._fit_knn(full, starts, device)
+                window_scores, starts = self._fit_knn(full, X.shape[0], device)
             else:
                 window_scores = self._fit_classifier(full, starts, negatives, rng, device, deadline)
-        # training scores from the training windows (their starts always include the last window)
+        # training scores (window starts always include the last window)
         self.train_scores_ = map_window_scores(window_scores, starts, self.window, X.shape[0], self.how)
         self.fit_seconds_ = round(time.perf_counter() - t0, 3)
 
-    def _fit_knn(self, full: np.ndarray, starts: np.ndarray, device: torch.device) -> np.ndarray:
-        """Keep the standardised stage-1 backbone features of the training windows; leave-one-out scores."""
+    def _fit_knn(self, full: np.ndarray, n_timesteps: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+        """Keep the standardised stage-1 features of the reference windows (every ``reference_stride`` steps).
+
+        Returns the reference windows' scores (distance to their k nearest references that share no step
+        with them) and their starts.
+        """
+        starts = window_starts(n_timesteps, self.window, self.reference_stride or self.score_stride)
         feats = predict_batched(self.model_.features, _Gather(full, starts), self.score_batch_size, device)
         std = feats.std(axis=0)
         self.feature_mean_, self.feature_std_ = feats.mean(axis=0), np.where(std > 1e-8, std, 1.0)
         self.train_features_ = ((feats - self.feature_mean_) / self.feature_std_).astype(np.float32)
-        return knn_distance(self.train_features_, self.train_features_, self.n_neighbors, exclude_self=True)
+        k = self.n_neighbors
+        scores = knn_distance(self.train_features_, self.train_features_, k, starts, starts, exclusion=self.window)
+        return scores, starts
 
     def _fit_classifier(self, full, starts, negatives, rng, device, deadline) -> np.ndarray:
         """Stage 2 and the majority-class rule; returns the training windows' scores."""

@@ -108,8 +108,10 @@ def knn_distance(
     queries: np.ndarray,
     reference: np.ndarray,
     k: int,
-    exclude_self: bool = False,
-    chunk: int = 2048,
+    query_starts: np.ndarray | None = None,
+    reference_starts: np.ndarray | None = None,
+    exclusion: int = 0,
+    chunk: int = 512,
 ) -> np.ndarray:
     """Mean Euclidean distance of each query to its k nearest reference rows.
 
@@ -117,23 +119,28 @@ def knn_distance(
         queries: (m, d) features.
         reference: (n, d) features of normal (training) windows.
         k: neighbours averaged.
-        exclude_self: queries *are* the reference rows (same order); row i ignores reference row i, which
-            gives leave-one-out training scores.
+        query_starts, reference_starts: (m,) and (n,) window starts, needed with ``exclusion``.
+        exclusion: a reference whose start is less than ``exclusion`` steps from the query's is ignored;
+            with queries taken from the training series and ``exclusion = window`` a training window is
+            never compared with itself or with a window sharing any of its steps (honest training scores).
         chunk: queries per distance block.
 
     Returns:
         float64 (m,).
     """
-    q = torch.as_tensor(np.asarray(queries), dtype=torch.float64)
+    q = torch.as_tensor(np.asarray(queries), dtype=torch.float64)  # float32 cdist loses small distances
     ref = torch.as_tensor(np.asarray(reference), dtype=torch.float64)
-    n = ref.shape[0] - int(exclude_self)
-    if not 1 <= k <= n:
-        raise ValueError(f"k={k} neighbours need at least {k + int(exclude_self)} reference rows, got {ref.shape[0]}")
+    if not 1 <= k <= ref.shape[0]:
+        raise ValueError(f"k={k} neighbours need at least {k} reference rows, got {ref.shape[0]}")
+    if exclusion:
+        qs = torch.as_tensor(np.asarray(query_starts), dtype=torch.int64)
+        rs = torch.as_tensor(np.asarray(reference_starts), dtype=torch.int64)
     out = np.empty(q.shape[0])
     for lo in range(0, q.shape[0], chunk):
         d = torch.cdist(q[lo : lo + chunk], ref)
-        if exclude_self:
-            local = torch.arange(d.shape[0])
-            d[local, local + lo] = float("inf")
+        if exclusion:
+            d[(qs[lo : lo + chunk, None] - rs[None, :]).abs() < exclusion] = float("inf")
         out[lo : lo + chunk] = torch.topk(d, k, dim=1, largest=False).values.mean(1).numpy()
+    if not np.isfinite(out).all():
+        raise ValueError(f"fewer than k={k} reference windows lie outside the exclusion zone; lower n_neighbors")
     return out

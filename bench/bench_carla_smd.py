@@ -1,0 +1,151 @@
+"""Speed, memory and quality of ``genias_carla``, ``carla`` and ``iforest`` on one SMD machine.
+
+Each detector runs in a fresh subprocess (so ``ru_maxrss`` peaks are separate): it loads the machine, fits
+on the training part, scores every test step and writes its scores to a temporary file; the parent then
+computes POINT-level metrics (no point adjustment) with ``anomalyforge.metrics``: VUS-PR (headline, TSB-AD
+sliding window 100), AUPR, AUROC and best-F1 (an ORACLE metric: its threshold is chosen with the test
+labels). For the CARLA variants the window scores are also mapped to steps with every mapping
+(``last``/``max``/``mean``/``min``) and reported side by side; the detector's own mapping is ``how``.
+
+The settings below were chosen on other SMD machines (machine-2-1 and machine-3-2) and on training-side
+criteria, never with the reported machine's test labels. Nothing is fitted on test data.
+Timings depend on the machine's load, which is printed before and after: the CPU may be shared.
+
+    .venv/bin/python bench/bench_carla_smd.py                      # machine-1-2, all three detectors
+    .venv/bin/python bench/bench_carla_smd.py --machine machine-2-1 --detectors carla
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("ANOMALYFORGE_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+BUDGET = 100.0  # seconds for the whole fit, GenIAS included; scoring comes on top
+CARLA_SETTINGS = {
+    "window": 100,
+    "stride": 10,
+    "width": 4,
+    "score_stride": 2,
+    "epochs_stage1": 30,
+    "time_budget": BUDGET,
+}
+SETTINGS = {
+    "genias_carla": {
+        **CARLA_SETTINGS,
+        "generator_budget": 0.4,
+        "generator_params": {"max_train_windows": 1000, "epochs": 100},
+    },
+    "carla": CARLA_SETTINGS,
+    "iforest": {},
+}
+
+
+def worker(name: str, machine: str, params: dict, out_path: str) -> None:
+    """Fit and score one detector; write the scores (and CARLA window scores) and print a JSON line."""
+    from anomalyforge.datasets import load_series
+    from anomalyforge.detectors.carla.mining import MAPPINGS, map_window_scores
+    from anomalyforge.registry import make_detector
+
+    data = load_series("SMD", machine)
+    det = make_detector(name, **params)
+    t0 = time.perf_counter()
+    det.fit(data.train)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    scores = det.anomaly_score(data.test)
+    score_s = time.perf_counter() - t0
+    arrays = {"scores": scores}
+    info: dict = {}
+    if hasattr(det, "window_scores"):
+        ws, starts = det.window_scores(data.test)  # same windows as anomaly_score, mapped every way below
+        for how in MAPPINGS:
+            arrays[f"map_{how}"] = map_window_scores(ws, starts, det.window, len(data.test), how)
+        info = {
+            "how": det.how,
+            "generation": det.generation_report_,
+            "stage1": det.stage1_report_,
+            "stage2": det.stage2_report_,
+        }
+    np.savez(out_path, **arrays)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"fit_s": fit_s, "score_s": score_s, "peak_rss_mb": peak_mb, **info}, default=str))
+
+
+def point_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    from anomalyforge.metrics import aupr, auroc, best_f1, vus_pr
+
+    return {
+        "vus_pr": vus_pr(labels, scores),
+        "aupr": aupr(labels, scores),
+        "auroc": auroc(labels, scores),
+        "best_f1": best_f1(labels, scores).f1,
+    }
+
+
+def run(name: str, machine: str, labels: np.ndarray) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "scores.npz")
+        cmd = [sys.executable, __file__, "--worker", name, "--machine", machine, "--params",
+               json.dumps(SETTINGS[name]), "--out", out]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(f"{name}: FAILED\n{proc.stderr[-3000:]}")
+            return
+        info = json.loads(proc.stdout.strip().splitlines()[-1])
+        arrays = dict(np.load(out))
+    total = info["fit_s"] + info["score_s"]
+    m = point_metrics(labels, arrays["scores"])
+    print(
+        f"{name:13s} fit {info['fit_s']:6.1f} s  score {info['score_s']:5.1f} s  total {total:6.1f} s  "
+        f"peak RSS {info['peak_rss_mb']:6.0f} MB  VUS-PR {m['vus_pr']:.3f}  AUPR {m['aupr']:.3f}  "
+        f"AUROC {m['auroc']:.3f}  best-F1 {m['best_f1']:.3f}"
+    )
+    for key in ("generation", "stage1", "stage2"):
+        if key in info:
+            print(f"    {key}: {info[key]}")
+    for key in sorted(k for k in arrays if k.startswith("map_")):
+        mm = point_metrics(labels, arrays[key])
+        mark = " (detector's how)" if key == f"map_{info.get('how')}" else ""
+        print(
+            f"    mapping {key[4:]:4s}: VUS-PR {mm['vus_pr']:.3f}  AUPR {mm['aupr']:.3f}  AUROC {mm['auroc']:.3f}  "
+            f"best-F1 {mm['best_f1']:.3f}{mark}"
+        )
+    sys.stdout.flush()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--machine", default="machine-1-2")
+    parser.add_argument("--detectors", nargs="+", default=["genias_carla", "carla", "iforest"], choices=SETTINGS)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--params", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.machine, json.loads(args.params), args.out)
+        return
+    from anomalyforge.datasets import load_series
+
+    data = load_series("SMD", args.machine)
+    print(
+        f"SMD {args.machine}: train {data.train.shape}, test {data.test.shape}, "
+        f"{int(data.labels.sum())} anomalous test steps; torch threads {os.environ['ANOMALYFORGE_NUM_THREADS']}"
+    )
+    print(f"load average before: {os.getloadavg()}")
+    for name in args.detectors:
+        run(name, args.machine, data.labels)
+    print(f"load average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
