@@ -205,6 +205,7 @@ def predict_batched(
     """
     out = []
     for sl in batched(len(windows), batch_size):
-        batch = torch.as_tensor(np.ascontiguousarray(windows[sl]), dtype=torch.float32, device=device)
+        # np.array copies the batch (a writable float32 array), so only one batch of a view is ever in memory
+        batch = torch.from_numpy(np.array(windows[sl], dtype=np.float32)).to(device or "cpu")
         out.append(fn(batch).detach().cpu().numpy())
     return np.concatenate(out, axis=0)
