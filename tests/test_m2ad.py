@@ -11,6 +11,7 @@ from anomalyforge.detectors.m2ad import M2AD
 from anomalyforge.detectors.m2ad.residuals import (
     fisher_statistic,
     fit_gamma,
+    gamma_log_sf,
     intervals_from_mask,
     mixture_log_sf,
 )
@@ -140,6 +141,13 @@ def test_fisher_of_uniform_p_values_is_chi2_and_gamma_moments_recover_it():
     statistic = fisher_statistic(log_p, np.ones(k))
     shape, scale = fit_gamma(statistic)  # chi2(2k) = Gamma(k, 2)
     assert abs(shape - k) < 0.1 and abs(scale - 2.0) < 0.05
+
+
+def test_gamma_tail_p_value_stays_finite_and_ordered_far_out():
+    x = np.array([10.0, 1e3, 1e6, 4e6])
+    log_p = gamma_log_sf(x, 0.07, 2200.0)
+    assert np.isfinite(log_p).all() and (np.diff(log_p) < 0).all()
+    np.testing.assert_allclose(log_p[:2], stats.gamma.logsf(x[:2], 0.07, scale=2200.0))
 
 
 def test_one_component_mixture_p_value_is_the_normal_tail():

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from scipy import stats
 from scipy.ndimage import uniform_filter1d
-from scipy.special import logsumexp
+from scipy.special import gammaln, logsumexp
 from sklearn.mixture import GaussianMixture
 from torch import nn
 
@@ -112,8 +112,18 @@ def fit_gamma(statistic: np.ndarray) -> tuple[float, float]:
 
 
 def gamma_log_sf(statistic: np.ndarray, shape: float, scale: float) -> np.ndarray:
-    """Calibrated log p-value of statistics under the fitted Gamma (upper tail)."""
-    return stats.gamma.logsf(statistic, shape, scale=scale)
+    """Calibrated log p-value of statistics under the fitted Gamma (upper tail), always finite.
+
+    Far in the tail scipy's ``logsf`` underflows to -inf; there the leading term of the upper incomplete
+    gamma function, ``log Gamma(k, y) ~ (k - 1) log y - y`` with ``y = x / scale``, is used instead.
+    """
+    statistic = np.asarray(statistic, dtype=np.float64)
+    log_sf = np.asarray(stats.gamma.logsf(statistic, shape, scale=scale), dtype=np.float64)
+    bad = ~np.isfinite(log_sf)
+    if bad.any():
+        y = np.maximum(statistic[bad] / scale, 1e-300)
+        log_sf[bad] = (shape - 1.0) * np.log(y) - y - gammaln(shape)
+    return log_sf
 
 
 def intervals_from_mask(mask: np.ndarray) -> list[tuple[int, int]]:
