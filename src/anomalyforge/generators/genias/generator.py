@@ -111,7 +111,7 @@ class GenIASGenerator(BaseGenerator):
         self,
         window: int = 200,
         latent_dim: int | None = None,
-        hidden_channels: int = 32,
+        hidden_channels: int = 16,
         n_layers: int | None = None,
         kernel_size: int = 3,
         dropout: float = 0.1,
