@@ -31,12 +31,18 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 import torch.nn.functional as F
-from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import clone
 
 from anomalyforge.base import BaseDetector, BaseGenerator, Tags
 from anomalyforge.detectors.carla.backbone import CarlaNet
-from anomalyforge.detectors.carla.mining import MAPPINGS, knn_distance, map_window_scores, mine_neighbours
+from anomalyforge.detectors.carla.mining import (
+    MAPPINGS,
+    WindowGather,
+    knn_distance,
+    map_window_scores,
+    mine_neighbours,
+    series_windows,
+)
 from anomalyforge.registry import DETECTORS, GENERATORS
 from anomalyforge.training import TrainConfig, fit_loop, predict_batched, resolve_device, seed_torch, torch_threads
 from anomalyforge.validation import check_channels, check_is_fitted, check_series, window_starts
@@ -48,24 +54,6 @@ _TINY = {
     "window": 16, "stride": 2, "width": 4, "embedding_dim": 8, "n_classes": 4, "n_neighbors": 3,
     "epochs_stage1": 3, "epochs_stage2": 3, "batch_size": 32,
 }  # fmt: skip
-
-
-def _windows(Z: np.ndarray, window: int) -> np.ndarray:
-    """Zero-copy (n - window + 1, window, C) view of a (n, C) series; index it to copy a batch."""
-    return sliding_window_view(Z, window, axis=0).transpose(0, 2, 1)
-
-
-class _Gather:
-    """The windows ``view[starts]`` without copying them all: slicing copies only the requested batch."""
-
-    def __init__(self, view: np.ndarray, starts: np.ndarray) -> None:
-        self.view, self.starts = view, starts
-
-    def __len__(self) -> int:
-        return len(self.starts)
-
-    def __getitem__(self, sl: slice) -> np.ndarray:
-        return self.view[self.starts[sl]]
 
 
 @DETECTORS.register("flow_carla", defaults={"generator": "flow"}, test_params={**_TINY, "generator": "flow"})
@@ -128,7 +116,7 @@ class CARLA(BaseDetector):
         reference_stride: int | None = None,
         how: str = "min",
         score: str = "knn",
-        width: int = 8,
+        width: int = 4,
         embedding_dim: int = 16,
         n_classes: int = 10,
         n_neighbors: int = 5,
@@ -242,7 +230,7 @@ class CARLA(BaseDetector):
 
     def _negatives(self, gen: BaseGenerator, X: np.ndarray, starts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """(N, window, C) float32 standardised negatives: each training window with a generated anomaly."""
-        raw = _windows(X, self.window)
+        raw = series_windows(X, self.window)
         out = np.empty((len(starts), self.window, X.shape[1]), dtype=np.float32)
         changed = 0.0
         for lo in range(0, len(starts), 512):  # chunks keep float64 copies small
@@ -263,7 +251,7 @@ class CARLA(BaseDetector):
         std = X.std(axis=0)
         self.mean_, self.std_ = X.mean(axis=0), np.where(std > 1e-12, std, 1.0)
         Z = self._standardise(X)
-        full = _windows(Z, self.window)
+        full = series_windows(Z, self.window)
         starts = window_starts(X.shape[0], self.window, self.stride)
         if self.max_train_windows and len(starts) > self.max_train_windows:
             keep = np.linspace(0, len(starts) - 1, self.max_train_windows).round().astype(int)
@@ -305,7 +293,7 @@ class CARLA(BaseDetector):
         with them) and their starts.
         """
         starts = window_starts(n_timesteps, self.window, self.reference_stride or self.score_stride)
-        feats = predict_batched(self.model_.features, _Gather(full, starts), self.score_batch_size, device)
+        feats = predict_batched(self.model_.features, WindowGather(full, starts), self.score_batch_size, device)
         std = feats.std(axis=0)
         self.feature_mean_, self.feature_std_ = feats.mean(axis=0), np.where(std > 1e-8, std, 1.0)
         self.train_features_ = ((feats - self.feature_mean_) / self.feature_std_).astype(np.float32)
@@ -319,7 +307,7 @@ class CARLA(BaseDetector):
         epoch_s = self.stage1_report_["seconds"] / max(1, self.stage1_report_["epochs_run"])
         left = None if deadline is None else max(0.0, deadline - time.perf_counter() - 0.5 * epoch_s)
         self.stage2_report_ = self._stage2(full, starts, pool_getter, nearest, furthest, rng, device, left)
-        probs = predict_batched(lambda b: F.softmax(self.model_(b), dim=1), _Gather(full, starts),
+        probs = predict_batched(lambda b: F.softmax(self.model_(b), dim=1), WindowGather(full, starts),
                                 self.score_batch_size, device)  # fmt: skip
         counts = np.bincount(probs.argmax(axis=1), minlength=self.n_classes)
         self.class_counts_ = [int(c) for c in counts]
@@ -360,7 +348,7 @@ class CARLA(BaseDetector):
             return out
 
         emb = np.concatenate([
-            predict_batched(self.model_.embed, _Gather(full, starts), self.score_batch_size, device),
+            predict_batched(self.model_.embed, WindowGather(full, starts), self.score_batch_size, device),
             predict_batched(self.model_.embed, negatives, self.score_batch_size, device),
         ])  # fmt: skip
         nearest, furthest = mine_neighbours(emb, min(self.n_neighbors, 2 * n - 1), rows=np.arange(n))
@@ -406,7 +394,7 @@ class CARLA(BaseDetector):
     def _window_scores(self, X: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
         device = resolve_device(self.device)
         starts = window_starts(X.shape[0], self.window, stride)
-        windows = _Gather(_windows(self._standardise(X), self.window), starts)
+        windows = WindowGather(series_windows(self._standardise(X), self.window), starts)
         self.model_.to(device).eval()
         with torch_threads():
             if self.score == "knn":

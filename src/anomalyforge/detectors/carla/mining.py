@@ -1,4 +1,4 @@
-"""Neighbour mining for CARLA's stage 2 and the window -> time-step score mappings.
+"""Windows, neighbour mining (stage 2 and kNN scores) and the window -> time-step score mappings for CARLA.
 
 Mining is an exact k-nearest / k-furthest neighbour search (squared Euclidean distances computed in row
 chunks with ``torch.cdist``), not the public CARLA code's ranking of all points by their distance to one
@@ -11,12 +11,31 @@ from typing import Literal
 
 import numpy as np
 import torch
+from numpy.lib.stride_tricks import sliding_window_view
 
 from anomalyforge.validation import windows_to_timesteps
 
-__all__ = ["mine_neighbours", "knn_distance", "map_window_scores", "MAPPINGS"]
+__all__ = ["mine_neighbours", "knn_distance", "map_window_scores", "series_windows", "WindowGather", "MAPPINGS"]
 
 MAPPINGS = ("last", "max", "mean", "min")
+
+
+def series_windows(Z: np.ndarray, window: int) -> np.ndarray:
+    """Zero-copy (n - window + 1, window, C) view of a (n, C) series; index it to copy a batch."""
+    return sliding_window_view(Z, window, axis=0).transpose(0, 2, 1)
+
+
+class WindowGather:
+    """The windows ``view[starts]`` without copying them all: slicing copies only the requested batch."""
+
+    def __init__(self, view: np.ndarray, starts: np.ndarray) -> None:
+        self.view, self.starts = view, starts
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, sl: slice) -> np.ndarray:
+        return self.view[self.starts[sl]]
 
 
 @torch.no_grad()
