@@ -12,11 +12,16 @@ reshaped, which would mix time steps and channels (a defect of the public CARLA 
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["channels_first", "ResidualBlock", "ResNetBackbone1d", "CarlaNet"]
+
+# torch notes that "same" padding with the even kernel 8 pads a copy of the input; that is intended here
+warnings.filterwarnings("ignore", message="Using padding='same' with even kernel", category=UserWarning)
 
 KERNELS = (8, 5, 3)
 

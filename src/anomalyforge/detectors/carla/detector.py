@@ -13,14 +13,12 @@ class; a window scores ``1 - P(normal class)`` (``score="majority"``, the publis
 nearest training windows in the standardised stage-1 backbone features. Why the default deviates from
 the paper: the majority rule assumes one class holds the normal windows, but the batch-entropy term
 spreads the training windows evenly over the classes (a periodic series splits by phase), so most normal
-windows get scores near 1. Measured on SMD machine-2-1 (a development machine, not the one reported in
-bench/bench_carla_smd.py), one fitted model: point-level AUPR 0.10 with the majority rule, 0.41 with kNN
-on the stage-1 features. ``how`` then maps window scores to time steps (default ``"min"``, see
-``mining.map_window_scores``).
+windows get scores near 1. On SMD machine-2-1 (a development machine, not the one reported in
+bench/bench_carla_smd.py), one fitted model: point-level AUPR 0.10 with the majority rule, 0.41 with kNN.
+``how`` maps window scores to time steps (default ``"min"``, see ``mining.map_window_scores``).
 
-``generator="rules"`` is CARLA as published, ``"genias"`` is GenIAS+CARLA, ``"flow"`` uses flow-sampled
-negatives. Defaults differ from the paper where a 2-core CPU needs it (say so in ``window`` and ``width``
-below); early stopping uses a validation split of *training* windows only, never test labels.
+``generator="rules"`` is CARLA as published, ``"genias"`` GenIAS+CARLA, ``"flow"`` flow-sampled negatives.
+Early stopping uses a validation split of *training* windows only, never test labels.
 """
 
 from __future__ import annotations
