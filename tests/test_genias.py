@@ -107,6 +107,11 @@ def test_patching_rule_hand_case():
     np.testing.assert_array_equal(keep2[0], [False, True, False, False])
     assert ratio[0, 1] == np.inf and ratio[0, 3] == 0.0
     assert ratio[0, 0] == pytest.approx(10.0 / 9.0)
+    # per-step rule (the generator's default): mean squared deviation 1.0 vs tau * 9
+    keep3, _ = deviation_patch_mask(x, x_tilde, tau=0.1, per_step=True)
+    np.testing.assert_array_equal(keep3[0], [True, True, False, False])
+    keep4, _ = deviation_patch_mask(x, x_tilde, tau=0.2, per_step=True)
+    np.testing.assert_array_equal(keep4[0], [False, True, False, False])
 
 
 def test_receptive_field_covers_window():

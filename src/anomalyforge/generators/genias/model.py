@@ -250,22 +250,26 @@ def zero_perturbation_loss(x: torch.Tensor, x_tilde: torch.Tensor, zero_mask: to
     return (per_channel * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)
 
 
-def deviation_patch_mask(x: np.ndarray, x_tilde: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray]:
+def deviation_patch_mask(
+    x: np.ndarray, x_tilde: np.ndarray, tau: float, per_step: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Deviation-based patching rule (Algorithm 2).
 
     Channel d of a window is replaced by the generated one when
-    ``||X_d - X~_d||^2 > tau * (max X_d - min X_d)`` (squared L2 norm over the T steps).
+    ``||X_d - X~_d||^2 > tau * (max X_d - min X_d)`` (squared L2 norm over the T steps), or, with
+    ``per_step=True``, when ``||X_d - X~_d||^2 / T > tau * (max X_d - min X_d)``.
 
     Args:
         x: (B, T, D) windows.
         x_tilde: (B, T, D) generated anomalies.
         tau: threshold scaling factor.
+        per_step: divide the squared norm by T (a tau that does not depend on the window length).
 
     Returns:
         ``(keep, ratio)``: bool (B, D) channels to take from ``x_tilde``, and (B, D) float deviation divided
         by amplitude (inf for a constant channel that deviates, 0 for one that does not), to rank channels.
     """
-    deviation = ((x - x_tilde) ** 2).sum(axis=1)
+    deviation = ((x - x_tilde) ** 2).mean(axis=1) if per_step else ((x - x_tilde) ** 2).sum(axis=1)
     amplitude = x.max(axis=1) - x.min(axis=1)
     keep = deviation > tau * amplitude
     with np.errstate(divide="ignore", invalid="ignore"):
