@@ -92,8 +92,9 @@ def map_window_scores(
     online convention); the first ``window - 1`` steps take the first window's score. A short anomaly then
     raises the scores of the following ``window - 1`` steps only. ``"max"`` / ``"mean"``: the max / mean
     over every window that contains t (spreads a detection ``window - 1`` steps both ways). ``"min"``: the
-    min over every window containing t; if a window's score means "this window contains an anomaly" (how
-    CARLA labels windows), only steps inside the anomaly have every covering window anomalous.
+    min over every window containing t; if a window's score means "this window contains an anomaly" (CARLA
+    labels a window anomalous when ANY of its steps is, not by its last step), only steps inside the
+    anomaly have every covering window anomalous, so ``min`` localises the anomaly.
 
     Args:
         window_scores: (n_windows,) scores.
