@@ -93,6 +93,11 @@ def test_the_dependence_term_alone_flags_the_break(break_case):
     np.testing.assert_allclose(parts["total"], det.anomaly_score(test), rtol=1e-9)
     assert aucs["copula"] > 0.85, "the copula (dependence) term must flag the break by itself"
     assert aucs["copula"] > aucs["marginal"] + 0.3, "the marginal term must not be what flags it"
+    det.set_params(terms="copula")
+    try:
+        np.testing.assert_allclose(det.anomaly_score(test), parts["copula"], rtol=1e-9)
+    finally:
+        det.set_params(terms="both")
 
 
 def test_learned_correlation_is_a_valid_strong_correlation_matrix(break_case):
@@ -142,5 +147,7 @@ def test_bad_parameters_raise_clear_errors():
         CopulaDetector(copula="frank", **SMALL).fit(X)
     with pytest.raises(ValueError, match="multiple of n_heads"):
         CopulaDetector(d_model=10, n_heads=4).fit(X)
+    with pytest.raises(ValueError, match="terms must be"):
+        CopulaDetector(terms="joint", **SMALL).fit(X)
     with pytest.raises(TypeError, match="generator must be"):
         CopulaDetector(generator=3.5, **SMALL).fit(X)

@@ -68,6 +68,8 @@ class CopulaDetector(BaseDetector):
         head_lr_factor: the marginals and the copula learn at ``lr * head_lr_factor`` (their few
             parameters lag behind the encoder at the encoder's rate).
         score_stride: step between scored windows; how: "max" or "mean" over the windows of a step.
+        terms: what ``anomaly_score`` sums: ``"both"`` (the joint negative log-likelihood), ``"marginal"`` or
+            ``"copula"`` (the dependence term alone); training is the same for all three.
         score_batch_size: windows per scoring batch.
         contamination, threshold: threshold rule (see ``anomalyforge.thresholds``).
         random_state: seed of initialisation, window sampling and generation.
@@ -101,6 +103,7 @@ class CopulaDetector(BaseDetector):
         time_budget: float | None = 120.0,
         score_stride: int = 1,
         how: str = "max",
+        terms: str = "both",
         score_batch_size: int = 256,
         contamination: float = 0.01,
         threshold: Any = None,
@@ -130,6 +133,7 @@ class CopulaDetector(BaseDetector):
         self.time_budget = time_budget
         self.score_stride = score_stride
         self.how = how
+        self.terms = terms
         self.score_batch_size = score_batch_size
         self.contamination = contamination
         self.threshold = threshold
@@ -152,6 +156,8 @@ class CopulaDetector(BaseDetector):
             raise ValueError(f"window must be >= 2 and patch_len >= 1; got {self.window}, {self.patch_len}")
         if self.how not in ("max", "mean"):
             raise ValueError(f"how must be 'max' or 'mean', got {self.how!r}")
+        if self.terms not in ("both", "marginal", "copula"):
+            raise ValueError(f"terms must be 'both', 'marginal' or 'copula', got {self.terms!r}")
 
     def _make_generator(self) -> BaseGenerator | None:
         if self.generator is None:
@@ -266,7 +272,8 @@ class CopulaDetector(BaseDetector):
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         marginal, dependence, starts = self._window_terms(X)
-        return windows_to_timesteps(marginal + dependence, starts, self.window, X.shape[0], self.how)
+        window_scores = {"both": marginal + dependence, "marginal": marginal, "copula": dependence}[self.terms]
+        return windows_to_timesteps(window_scores, starts, self.window, X.shape[0], self.how)
 
     def score_components(self, X: Any) -> dict[str, np.ndarray]:
         """Per-step scores of each likelihood term.
@@ -276,7 +283,8 @@ class CopulaDetector(BaseDetector):
 
         Returns:
             dict with ``"marginal"`` (-sum of marginal log densities), ``"copula"`` (-copula log density,
-            the inter-channel dependence term) and ``"total"`` (their sum, what ``anomaly_score`` returns),
+            the inter-channel dependence term) and ``"total"`` (their sum, what ``anomaly_score`` returns
+            with ``terms="both"``),
             each (n_timesteps,) after the window -> step mapping.
         """
         from anomalyforge.validation import check_channels, check_is_fitted, check_series
