@@ -183,3 +183,19 @@ def test_bad_parameters_raise_clear_errors():
         CARLA(generator=LevelShift(), how="median", **TINY).fit(train)
     with pytest.raises(ValueError, match="too few"):
         CARLA(generator=LevelShift(), **{**TINY, "stride": 100}).fit(train)
+
+
+def test_generator_gets_window_seed_and_budget_share_unless_given():
+    det = make_detector("genias_carla", window=32, random_state=5, time_budget=50.0, generator_budget=0.4)
+    gen = det._make_generator(det.time_budget * det.generator_budget)
+    assert (gen.window, gen.random_state, gen.time_budget) == (32, 5, 20.0)
+    det.set_params(generator_params={"time_budget": 7.0, "tau": 3.0})
+    gen = det._make_generator(20.0)
+    assert (gen.time_budget, gen.tau, gen.window) == (7.0, 3.0, 32)
+
+
+def test_max_train_windows_subsamples_evenly_and_keeps_the_last_window():
+    train = make_series(400, 3, seed=1)
+    det = CARLA(generator=LevelShift(), score="majority", max_train_windows=50, **TINY).fit(train)
+    assert sum(det.class_counts_) == 50
+    assert det.train_scores_.shape == (400,) and np.isfinite(det.train_scores_).all()
