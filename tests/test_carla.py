@@ -11,6 +11,7 @@ import torch
 
 from anomalyforge.base import BaseGenerator
 from anomalyforge.detectors.carla import CARLA, CarlaNet, map_window_scores, mine_neighbours
+from anomalyforge.detectors.carla.mining import window_stats
 from anomalyforge.registry import DETECTORS, make_detector
 from anomalyforge.validation import window_starts
 
@@ -144,6 +145,37 @@ def test_knn_score_is_the_distance_to_the_nearest_training_windows():
     assert det.train_scores_.min() >= loo.min() - 1e-4 and det.train_scores_.min() > 0
 
 
+def test_window_stats_match_explicit_window_moments():
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(60, 3)) * [1.0, 5.0, 0.1] + [0.0, 100.0, -3.0]
+    starts = np.array([0, 7, 44])
+    got = window_stats(Z, starts, 16, tail=4)
+    want = np.stack([np.r_[Z[s : s + 16].mean(0), Z[s : s + 16].std(0), Z[s + 12 : s + 16].mean(0)] for s in starts])
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+    assert window_stats(Z, starts, 16, tail=0).shape == (3, 6)
+
+
+@pytest.mark.parametrize("features", ["backbone", "stats", "both"])
+def test_knn_feature_sets_and_block_weights(features):
+    train = make_series(400, 3, seed=1)
+    det = CARLA(generator=LevelShift(), knn_features=features, stats_weight=3.0, **TINY).fit(train)
+    n_backbone = {"backbone": 8, "stats": 0, "both": 8}[features]  # 2 * width backbone features
+    n_stats = 0 if features == "backbone" else 9  # mean, std and tail mean of 3 channels
+    assert det.train_features_.shape[1] == n_backbone + n_stats
+    # every dimension is standardised, then divided by the root of its block's size (times stats_weight for the
+    # statistics next to the backbone); a constant dimension (e.g. a dead ReLU feature) stays 0
+    feats = det.train_features_.astype(np.float64)
+    blocks = [(feats[:, :n_backbone], 1.0), (feats[:, n_backbone:], 3.0 if n_backbone else 1.0)]
+    for block, weight in blocks:
+        if block.shape[1]:
+            ms = (block**2).mean(0) * block.shape[1] / weight**2
+            assert np.all(np.isclose(ms, 1.0, rtol=1e-3) | (ms < 1e-9)) and ms.max() > 0.5, ms
+    spiky = make_series(300, 3, seed=2)
+    spiky[150:154, 0] += 8.0
+    scores = det.anomaly_score(spiky)
+    assert scores[150:154].mean() > np.quantile(scores, 0.9)
+
+
 def test_time_budget_is_respected():
     train = make_series(1200, 3, seed=6)
     det = CARLA(generator=LevelShift(), **{**TINY, "epochs_stage1": 10_000, "epochs_stage2": 10_000, "patience": 0},
@@ -181,6 +213,8 @@ def test_bad_parameters_raise_clear_errors():
         CARLA(generator="no-such-thing", **TINY).fit(train)
     with pytest.raises(ValueError, match="how must be"):
         CARLA(generator=LevelShift(), how="median", **TINY).fit(train)
+    with pytest.raises(ValueError, match="knn_features must be"):
+        CARLA(generator=LevelShift(), knn_features="raw", **TINY).fit(train)
     with pytest.raises(ValueError, match="too few"):
         CARLA(generator=LevelShift(), **{**TINY, "stride": 100}).fit(train)
 

@@ -10,11 +10,17 @@ head on the backbone is trained with ``-log <p_a, p_near> - entropy_weight * H(m
 class; a window scores ``1 - P(normal class)`` (``score="majority"``, the published rule).
 
 ``score="knn"`` (the default) skips stage 2 and scores a window by its mean distance to the ``n_neighbors``
-nearest training windows in the standardised stage-1 backbone features. Why the default deviates from
-the paper: the majority rule assumes one class holds the normal windows, but the batch-entropy term
-spreads the training windows evenly over the classes (a periodic series splits by phase), so most normal
-windows get scores near 1. On SMD machine-2-1 (a development machine, not the one reported in
-bench/bench_carla_smd.py), one fitted model: point-level AUPR 0.10 with the majority rule, 0.41 with kNN.
+nearest training windows in a feature space: the standardised stage-1 backbone features next to each
+window's per-channel mean, standard deviation and tail mean (``knn_features="both"``, statistics weighted
+by ``stats_weight``). Why the default deviates from the paper: the majority rule assumes one class holds
+the normal windows, but the batch-entropy term spreads the training windows evenly over the classes (a
+periodic series splits by phase), so most normal windows get scores near 1 (SMD machine-2-1, a development
+machine: point-level AUPR 0.10 with the majority rule, 0.41 with kNN on backbone features). Why the window
+statistics: on SMD development machines (never the reported machine-1-2) the stage-1 backbone features alone
+ranked anomalies worse than the plain window statistics, and a GenIAS-trained backbone worse than an
+untrained one; point-level AUPR with ``how="min"``, GenIAS negatives, backbone only -> both (weight 4):
+machine-2-1 0.30 -> 0.54, machine-2-2 0.25 -> 0.41, machine-1-3 0.10 -> 0.18, machine-3-2 0.07 -> 0.03
+(machine-3-2's anomalies are invisible to the statistics; the backbone alone does better there).
 ``how`` maps window scores to time steps (default ``"min"``, see ``mining.map_window_scores``).
 
 ``generator="rules"`` is CARLA as published, ``"genias"`` GenIAS+CARLA, ``"flow"`` flow-sampled negatives.
@@ -40,6 +46,7 @@ from anomalyforge.detectors.carla.mining import (
     map_window_scores,
     mine_neighbours,
     series_windows,
+    window_stats,
 )
 from anomalyforge.registry import DETECTORS, GENERATORS
 from anomalyforge.training import TrainConfig, fit_loop, predict_batched, resolve_device, seed_torch, torch_threads
@@ -76,6 +83,14 @@ class CARLA(BaseDetector):
             window holds an anomaly somewhere").
         score: ``"knn"`` (mean distance to the nearest training windows in the stage-1 features; no stage 2)
             or ``"majority"`` (stage 2 and ``1 - P(majority class)``, as published).
+        knn_features: what the kNN score compares: ``"backbone"`` (the stage-1 backbone features),
+            ``"stats"`` (each window's per-channel mean, standard deviation and mean of its last 10 steps,
+            ``mining.window_stats``) or ``"both"`` (concatenated).
+        stats_weight: weight of the window statistics against the backbone features with ``"both"``; each
+            block is standardised per dimension and divided by the root of its size first, so 1 weighs the
+            two blocks equally however many channels there are.
+        feature_clip: standardised kNN features are clipped to [-feature_clip, feature_clip] (None: no
+            clipping), so one near-constant training channel that moves at test time cannot swamp the rest.
         width: backbone width; blocks output ``width``, ``2 * width``, ``2 * width`` channels (CARLA's
             SMD config uses 4).
         embedding_dim: stage-1 embedding size.
@@ -114,6 +129,9 @@ class CARLA(BaseDetector):
         reference_stride: int | None = None,
         how: str = "min",
         score: str = "knn",
+        knn_features: str = "both",
+        stats_weight: float = 4.0,
+        feature_clip: float | None = None,
         width: int = 4,
         embedding_dim: int = 16,
         n_classes: int = 10,
@@ -150,6 +168,9 @@ class CARLA(BaseDetector):
         self.reference_stride = reference_stride
         self.how = how
         self.score = score
+        self.knn_features = knn_features
+        self.stats_weight = stats_weight
+        self.feature_clip = feature_clip
         self.width = width
         self.embedding_dim = embedding_dim
         self.n_classes = n_classes
@@ -182,6 +203,8 @@ class CARLA(BaseDetector):
     def _check_params(self) -> None:
         if self.score not in ("knn", "majority"):
             raise ValueError(f"score must be 'knn' or 'majority', got {self.score!r}")
+        if self.knn_features not in ("backbone", "stats", "both"):
+            raise ValueError(f"knn_features must be 'backbone', 'stats' or 'both', got {self.knn_features!r}")
         if self.how not in MAPPINGS:
             raise ValueError(f"how must be one of {MAPPINGS}, got {self.how!r}")
         for name in ("window", "stride", "score_stride", "width", "n_classes", "n_neighbors", "positive_offset"):
@@ -277,24 +300,46 @@ class CARLA(BaseDetector):
                                                0.9 * left * share)  # fmt: skip
             if self.score == "knn":
                 self.stage2_report_ = None  # not run: the kNN score uses the stage-1 features
-                window_scores, starts = self._fit_knn(full, X.shape[0], device)
+                window_scores, starts = self._fit_knn(Z, device)
             else:
                 window_scores = self._fit_classifier(full, starts, negatives, rng, device, deadline)
         # training scores (window starts always include the last window)
         self.train_scores_ = map_window_scores(window_scores, starts, self.window, X.shape[0], self.how)
         self.fit_seconds_ = round(time.perf_counter() - t0, 3)
 
-    def _fit_knn(self, full: np.ndarray, n_timesteps: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-        """Keep the standardised stage-1 features of the reference windows (every ``reference_stride`` steps).
+    def _raw_knn_features(self, Z: np.ndarray, starts: np.ndarray, device: torch.device) -> np.ndarray:
+        """(len(starts), d) kNN features of the windows of the standardised series Z, before scaling."""
+        parts = []
+        if self.knn_features in ("backbone", "both"):
+            view = WindowGather(series_windows(Z, self.window), starts)
+            parts.append(predict_batched(self.model_.features, view, self.score_batch_size, device))
+        if self.knn_features in ("stats", "both"):
+            parts.append(window_stats(Z, starts, self.window))
+        return np.concatenate([p.astype(np.float64) for p in parts], axis=1)
+
+    def _scale_knn_features(self, feats: np.ndarray) -> np.ndarray:
+        out = (feats - self.feature_mean_) / self.feature_std_
+        if self.feature_clip is not None:
+            np.clip(out, -self.feature_clip, self.feature_clip, out=out)
+        return (out * self.feature_scale_).astype(np.float32)
+
+    def _fit_knn(self, Z: np.ndarray, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+        """Keep the scaled kNN features of the reference windows (every ``reference_stride`` steps).
 
         Returns the reference windows' scores (distance to their k nearest references that share no step
         with them) and their starts.
         """
-        starts = window_starts(n_timesteps, self.window, self.reference_stride or self.score_stride)
-        feats = predict_batched(self.model_.features, WindowGather(full, starts), self.score_batch_size, device)
+        starts = window_starts(Z.shape[0], self.window, self.reference_stride or self.score_stride)
+        feats = self._raw_knn_features(Z, starts, device)
         std = feats.std(axis=0)
         self.feature_mean_, self.feature_std_ = feats.mean(axis=0), np.where(std > 1e-8, std, 1.0)
-        self.train_features_ = ((feats - self.feature_mean_) / self.feature_std_).astype(np.float32)
+        n_backbone = self.model_.backbone.out_features if self.knn_features != "stats" else 0
+        n_stats = feats.shape[1] - n_backbone
+        scale = np.empty(feats.shape[1])
+        scale[:n_backbone] = 1.0 / np.sqrt(max(n_backbone, 1))
+        scale[n_backbone:] = (self.stats_weight if n_backbone else 1.0) / np.sqrt(max(n_stats, 1))
+        self.feature_scale_ = scale
+        self.train_features_ = self._scale_knn_features(feats)
         k = self.n_neighbors
         scores = knn_distance(self.train_features_, self.train_features_, k, starts, starts, exclusion=self.window)
         return scores, starts
@@ -392,12 +437,12 @@ class CARLA(BaseDetector):
     def _window_scores(self, X: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
         device = resolve_device(self.device)
         starts = window_starts(X.shape[0], self.window, stride)
-        windows = WindowGather(series_windows(self._standardise(X), self.window), starts)
+        Z = self._standardise(X)
+        windows = WindowGather(series_windows(Z, self.window), starts)
         self.model_.to(device).eval()
         with torch_threads():
             if self.score == "knn":
-                feats = predict_batched(self.model_.features, windows, self.score_batch_size, device)
-                feats = (feats - self.feature_mean_) / self.feature_std_
+                feats = self._scale_knn_features(self._raw_knn_features(Z, starts, device))
                 return knn_distance(feats, self.train_features_, self.n_neighbors), starts
             normal = self.normal_class_
             p = predict_batched(

@@ -15,7 +15,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from anomalyforge.validation import windows_to_timesteps
 
-__all__ = ["mine_neighbours", "knn_distance", "map_window_scores", "series_windows", "WindowGather", "MAPPINGS"]
+__all__ = [
+    "mine_neighbours", "knn_distance", "map_window_scores", "series_windows", "window_stats", "WindowGather",
+    "MAPPINGS",
+]  # fmt: skip
 
 MAPPINGS = ("last", "max", "mean", "min")
 
@@ -23,6 +26,36 @@ MAPPINGS = ("last", "max", "mean", "min")
 def series_windows(Z: np.ndarray, window: int) -> np.ndarray:
     """Zero-copy (n - window + 1, window, C) view of a (n, C) series; index it to copy a batch."""
     return sliding_window_view(Z, window, axis=0).transpose(0, 2, 1)
+
+
+def window_stats(Z: np.ndarray, starts: np.ndarray, window: int, tail: int = 10) -> np.ndarray:
+    """Per-channel mean, standard deviation and tail mean of the windows ``Z[s : s + window]``.
+
+    Computed from running sums (no window copies).
+
+    Args:
+        Z: (n, C) standardised series.
+        starts: (m,) window starts.
+        window: window length.
+        tail: the tail mean averages the last ``min(tail, window)`` steps of each window (0: left out).
+
+    Returns:
+        float64 (m, 3 * C) (or (m, 2 * C) with ``tail=0``): the C window means, the C standard deviations,
+        then the C tail means.
+    """
+    Z64 = np.asarray(Z, dtype=np.float64)
+    starts = np.asarray(starts, dtype=np.int64)
+    zero = np.zeros((1, Z64.shape[1]))
+    s1 = np.concatenate([zero, np.cumsum(Z64, axis=0)])
+    s2 = np.concatenate([zero, np.cumsum(Z64 * Z64, axis=0)])
+    ends = starts + window
+    mean = (s1[ends] - s1[starts]) / window
+    var = (s2[ends] - s2[starts]) / window - mean * mean
+    parts = [mean, np.sqrt(np.maximum(var, 0.0))]
+    if tail:
+        t = min(int(tail), window)
+        parts.append((s1[ends] - s1[ends - t]) / t)
+    return np.concatenate(parts, axis=1)
 
 
 class WindowGather:
