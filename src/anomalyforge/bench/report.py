@@ -66,14 +66,19 @@ def summary_tables(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.Data
     return overall, per_dataset
 
 
-def _fmt(value: object) -> str:
+COUNTS = ("datasets", "jobs", "failed")
+
+
+def _fmt(value: object, column: str = "") -> str:
+    if column in COUNTS and isinstance(value, int | float | np.number) and not np.isnan(value):
+        return str(int(value))  # iterrows upcasts a mixed row to float
     if isinstance(value, float | np.floating):
         return "–" if np.isnan(value) else f"{value:.3f}"
     return str(value)
 
 
 def _columns(table: pd.DataFrame) -> list[str]:
-    return [c for c in table.columns if c in SHOWN or c in ("datasets", "jobs", "failed")]
+    return [c for c in table.columns if c in SHOWN or c in COUNTS]
 
 
 def format_text_table(table: pd.DataFrame) -> str:
@@ -81,7 +86,7 @@ def format_text_table(table: pd.DataFrame) -> str:
     cols = _columns(table)
     head = f"{'detector':<14}" + "".join(f"{SHOWN.get(c, c):>9}" for c in cols)
     lines = [head, "-" * len(head)]
-    lines += [f"{str(name):<14}" + "".join(f"{_fmt(row[c]):>9}" for c in cols) for name, row in table.iterrows()]
+    lines += [f"{str(name):<14}" + "".join(f"{_fmt(row[c], c):>9}" for c in cols) for name, row in table.iterrows()]
     return "\n".join(lines)
 
 
@@ -89,7 +94,7 @@ def _markdown_table(table: pd.DataFrame) -> str:
     cols = _columns(table)
     lines = ["| detector | " + " | ".join(SHOWN.get(c, c) for c in cols) + " |"]
     lines.append("|---|" + "---:|" * len(cols))
-    lines += [f"| {name} | " + " | ".join(_fmt(row[c]) for c in cols) + " |" for name, row in table.iterrows()]
+    lines += [f"| {name} | " + " | ".join(_fmt(row[c], c) for c in cols) + " |" for name, row in table.iterrows()]
     return "\n".join(lines)
 
 
@@ -97,7 +102,7 @@ def _html_table(table: pd.DataFrame) -> str:
     cols = _columns(table)
     head = "".join(f"<th>{html.escape(SHOWN.get(c, c))}</th>" for c in cols)
     body = "".join(
-        f"<tr><td>{html.escape(str(name))}</td>" + "".join(f"<td>{_fmt(row[c])}</td>" for c in cols) + "</tr>"
+        f"<tr><td>{html.escape(str(name))}</td>" + "".join(f"<td>{_fmt(row[c], c)}</td>" for c in cols) + "</tr>"
         for name, row in table.iterrows()
     )
     return f"<table><thead><tr><th>detector</th>{head}</tr></thead><tbody>{body}</tbody></table>"
