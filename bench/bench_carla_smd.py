@@ -7,9 +7,14 @@ sliding window 100), AUPR, AUROC and best-F1 (an ORACLE metric: its threshold is
 labels). For the CARLA variants the window scores are also mapped to steps with every mapping
 (``last``/``max``/``mean``/``min``) and reported side by side; the detector's own mapping is ``how``.
 
-The settings below were chosen on other SMD machines (machine-2-1 and machine-3-2) and on training-side
-criteria, never with the reported machine's test labels. Nothing is fitted on test data.
+The settings below were chosen on other SMD machines (machine-2-1, 2-2, 1-3, 1-5, 3-2) and on
+training-side criteria, never with the reported machine's test labels. Nothing is fitted on test data.
 Timings depend on the machine's load, which is printed before and after: the CPU may be shared.
+
+Measured 2026-11-23 (2-core shared CPU, load average 1.7 before / 2.6 after, 1 torch thread), machine-1-2:
+genias_carla 68.4 s total, 796 MB, VUS-PR 0.529, AUPR 0.584, AUROC 0.968, best-F1 0.551;
+carla 51.7 s, 765 MB, VUS-PR 0.499, AUPR 0.602, AUROC 0.963, best-F1 0.586;
+iforest 1.5 s, 523 MB, VUS-PR 0.625, AUPR 0.521, AUROC 0.967, best-F1 0.623.
 
     .venv/bin/python bench/bench_carla_smd.py                      # machine-1-2, all three detectors
     .venv/bin/python bench/bench_carla_smd.py --machine machine-2-1 --detectors carla
