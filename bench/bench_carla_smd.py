@@ -12,7 +12,9 @@ training-side criteria, never with the reported machine's test labels. Nothing i
 Timings depend on the machine's load, which is printed before and after: the CPU may be shared.
 
 Measured 2026-11-23 (2-core shared CPU, load average 1.7 before / 2.6 after, 1 torch thread), machine-1-2:
-genias_carla 68.4 s total, 796 MB, VUS-PR 0.529, AUPR 0.584, AUROC 0.968, best-F1 0.551;
+genias_carla 68.4 s total, 796 MB, VUS-PR 0.529, AUPR 0.584, AUROC 0.968, best-F1 0.551 (a repeat: 67.9 s,
+829 MB, VUS-PR 0.468, AUPR 0.558, AUROC 0.958, best-F1 0.507; the stage-1 epochs fitted in the time budget
+vary with the load, so runs differ);
 carla 51.7 s, 765 MB, VUS-PR 0.499, AUPR 0.602, AUROC 0.963, best-F1 0.586;
 iforest 1.5 s, 523 MB, VUS-PR 0.625, AUPR 0.521, AUROC 0.967, best-F1 0.623.
 
