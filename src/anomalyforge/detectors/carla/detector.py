@@ -61,10 +61,14 @@ _TINY = {
 }  # fmt: skip
 
 
-@DETECTORS.register("flow_carla", defaults={"generator": "flow"}, test_params={**_TINY, "generator": "flow"})
-@DETECTORS.register("genias_carla", defaults={"generator": "genias"}, test_params={**_TINY, "generator": "genias",
+@DETECTORS.register("flow_carla", defaults={"generator": "flow"}, test_params={**_TINY, "generator": "flow"},
+    description="CARLA with negatives pasted from a MAF's low-likelihood region (flow generator).")  # fmt: skip
+@DETECTORS.register("genias_carla", defaults={"generator": "genias"},
+    description="GenIAS+CARLA: CARLA trained with GenIAS-generated anomalies as negatives.",
+    test_params={**_TINY, "generator": "genias",
     "generator_params": {"epochs": 2, "hidden_channels": 8, "max_train_windows": 64, "time_budget": 20.0}})  # fmt: skip
-@DETECTORS.register("carla", defaults={"generator": "rules"}, test_params=_TINY)
+@DETECTORS.register("carla", defaults={"generator": "rules"}, test_params=_TINY,
+    description="CARLA: triplet pretext on rule-injected anomalies (as published), kNN/SCAN scores.")  # fmt: skip
 class CARLA(BaseDetector):
     """CARLA: triplet pretext on generated anomalies, then SCAN-style self-supervised classification.
 
@@ -75,7 +79,8 @@ class CARLA(BaseDetector):
             ``random_state`` and ``time_budget`` (a ``generator_budget`` share of ``time_budget``) are filled
             in when the generator has them and they are not given here.
         window: window length (paper: 200; 100 by default here, which halves the cost on a CPU).
-        stride: step between training windows (paper: 5 for SMD).
+        stride: step between training windows (paper: 5 for SMD; 10 by default, which with the 60 s budget
+            was measured to fit and score an SMD machine in about 70 s on 2 cores, see bench/bench_carla_smd.py).
         score_stride: step between scored windows (1 scores every window).
         reference_stride: step between the training windows kept as kNN references (None: ``score_stride``).
         how: window -> time-step mapping, one of ``"last"``, ``"max"``, ``"mean"``, ``"min"``
@@ -124,8 +129,8 @@ class CARLA(BaseDetector):
         generator: str | BaseGenerator = "rules",
         generator_params: dict[str, Any] | None = None,
         window: int = 100,
-        stride: int = 5,
-        score_stride: int = 1,
+        stride: int = 10,
+        score_stride: int = 2,
         reference_stride: int | None = None,
         how: str = "min",
         score: str = "knn",
@@ -149,8 +154,8 @@ class CARLA(BaseDetector):
         weight_decay_stage2: float = 1e-3,
         patience: int = 5,
         val_fraction: float = 0.1,
-        time_budget: float | None = None,
-        generator_budget: float = 0.4,
+        time_budget: float | None = 60.0,
+        generator_budget: float = 0.5,
         stage1_share: float = 0.5,
         clip: float | None = None,
         max_train_windows: int | None = None,
