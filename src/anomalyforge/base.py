@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -57,7 +57,27 @@ class GeneratorTags:
     uses_torch: bool = False
 
 
-class BaseDetector(BaseEstimator):
+class SaveLoadMixin:
+    """``save`` / ``load`` for registered detectors and generators (see persistence.py)."""
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model to one ``.safetensors`` file (JSON config + weights, never pickle)."""
+        from anomalyforge.persistence import save_model
+
+        return save_model(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Read a model written by ``save``; a tampered file or another version raises ``ValueError``."""
+        from anomalyforge.persistence import load_model
+
+        obj = load_model(path)
+        if not isinstance(obj, cls):
+            raise TypeError(f"{path} holds a {type(obj).__name__}, not a {cls.__name__}")
+        return obj
+
+
+class BaseDetector(SaveLoadMixin, BaseEstimator):
     """Base class of every detector.
 
     Public methods validate their input and call ``_fit(X, y)`` / ``_score(X)`` with a float64 array of
@@ -141,22 +161,6 @@ class BaseDetector(BaseEstimator):
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         return self.fit(X, y).predict(X)
 
-    def save(self, path: str | Path) -> Path:
-        """Write the detector to one ``.safetensors`` file (JSON config + weights, never pickle)."""
-        from anomalyforge.persistence import save_model
-
-        return save_model(self, path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> BaseDetector:
-        """Read a detector written by ``save``; a tampered file or another version raises ``ValueError``."""
-        from anomalyforge.persistence import load_model
-
-        obj = load_model(path)
-        if not isinstance(obj, cls):
-            raise TypeError(f"{path} holds a {type(obj).__name__}, not a {cls.__name__}")
-        return obj
-
     @staticmethod
     def _checked_scores(scores: Any, n: int) -> np.ndarray:
         scores = np.asarray(scores, dtype=np.float64).reshape(-1)
@@ -191,7 +195,7 @@ class GeneratedAnomalies:
         return self.mask.any(axis=2)
 
 
-class BaseGenerator(BaseEstimator):
+class BaseGenerator(SaveLoadMixin, BaseEstimator):
     """Base class of anomaly generators.
 
     Subclasses implement ``_generate(windows, rng) -> (anomalies, patched)`` (or just one array used for
@@ -296,20 +300,6 @@ class BaseGenerator(BaseEstimator):
         for s, w in zip(chosen_starts, out.patched, strict=True):
             new[s : s + window] = w
         return new, new != X
-
-    def save(self, path: str | Path) -> Path:
-        from anomalyforge.persistence import save_model
-
-        return save_model(self, path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> BaseGenerator:
-        from anomalyforge.persistence import load_model
-
-        obj = load_model(path)
-        if not isinstance(obj, cls):
-            raise TypeError(f"{path} holds a {type(obj).__name__}, not a {cls.__name__}")
-        return obj
 
     @staticmethod
     def _split(out: Any) -> tuple[np.ndarray, np.ndarray]:
