@@ -19,6 +19,7 @@ __all__ = [
     "check_windows",
     "check_is_fitted",
     "check_channels",
+    "standardiser",
     "window_starts",
     "sliding_windows",
     "windows_to_timesteps",
@@ -122,6 +123,16 @@ def check_channels(X: np.ndarray, n_expected: int, owner: str = "the detector") 
     """Raise a clear ``ValueError`` when X's channel count differs from the fitted one."""
     if X.shape[1] != n_expected:
         raise ValueError(f"X has {X.shape[1]} channels, {owner} was fitted on {n_expected}")
+
+
+def standardiser(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation of X (n, C); constant channels get std 1.
+
+    Constant channels are kept: with std 1 they add nothing to a distance but never divide by zero.
+    """
+    mean = X.mean(axis=0)
+    std = X.std(axis=0)
+    return mean, np.where(std > 1e-12, std, 1.0)
 
 
 def window_starts(n_timesteps: int, window: int, stride: int = 1) -> np.ndarray:

@@ -28,7 +28,7 @@ from sklearn.svm import OneClassSVM
 from anomalyforge.base import BaseDetector, Tags
 from anomalyforge.registry import DETECTORS
 from anomalyforge.training import batched
-from anomalyforge.validation import sliding_windows, windows_to_timesteps
+from anomalyforge.validation import sliding_windows, standardiser, windows_to_timesteps
 
 __all__ = [
     "WindowSklearnDetector",
@@ -42,13 +42,6 @@ __all__ = [
 ]
 
 _SMALL = {"window": 8, "max_train_windows": 300}
-
-
-def standardiser(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and standard deviation of X (n, C); constant channels get std 1."""
-    mean = X.mean(axis=0)
-    std = X.std(axis=0)
-    return mean, np.where(std > 1e-12, std, 1.0)
 
 
 class WindowSklearnDetector(BaseDetector):

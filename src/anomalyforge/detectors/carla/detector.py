@@ -50,7 +50,7 @@ from anomalyforge.detectors.carla.mining import (
 )
 from anomalyforge.registry import DETECTORS, GENERATORS
 from anomalyforge.training import TrainConfig, fit_loop, predict_batched, resolve_device, seed_torch, torch_threads
-from anomalyforge.validation import check_channels, check_is_fitted, check_series, window_starts
+from anomalyforge.validation import check_channels, check_is_fitted, check_series, standardiser, window_starts
 
 __all__ = ["CARLA"]
 
@@ -274,8 +274,7 @@ class CARLA(BaseDetector):
         deadline = None if self.time_budget is None else t0 + float(self.time_budget)
         rng = np.random.default_rng(self.random_state)
         device = resolve_device(self.device)
-        std = X.std(axis=0)
-        self.mean_, self.std_ = X.mean(axis=0), np.where(std > 1e-12, std, 1.0)
+        self.mean_, self.std_ = standardiser(X)
         Z = self._standardise(X)
         full = series_windows(Z, self.window)
         starts = window_starts(X.shape[0], self.window, self.stride)

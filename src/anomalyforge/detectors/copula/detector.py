@@ -29,11 +29,10 @@ import torch
 from sklearn.base import clone
 
 from anomalyforge.base import BaseDetector, BaseGenerator, Tags
-from anomalyforge.detectors.classic import standardiser
 from anomalyforge.detectors.copula.model import LatentCopulaModel
 from anomalyforge.registry import DETECTORS, make_generator
 from anomalyforge.training import TrainConfig, batched, fit_loop, predict_batched, seed_torch, torch_threads
-from anomalyforge.validation import sliding_windows, windows_to_timesteps
+from anomalyforge.validation import sliding_windows, standardiser, windows_to_timesteps
 
 __all__ = ["CopulaDetector"]
 

@@ -15,8 +15,7 @@ import math
 import numpy as np
 import torch
 
-from anomalyforge.detectors.classic import standardiser
-from anomalyforge.validation import sliding_windows
+from anomalyforge.validation import sliding_windows, standardiser
 
 __all__ = ["standardiser", "standardise", "training_vectors", "WindowPCA", "fit_pca"]
 

@@ -33,7 +33,6 @@ import torch
 from torch import nn
 
 from anomalyforge.base import BaseDetector, Tags
-from anomalyforge.detectors.classic import standardiser
 from anomalyforge.detectors.m2ad.residuals import (
     LSTMForecaster,
     fisher_statistic,
@@ -46,7 +45,7 @@ from anomalyforge.detectors.m2ad.residuals import (
 )
 from anomalyforge.registry import DETECTORS
 from anomalyforge.training import TrainConfig, fit_loop, predict_batched, seed_torch, torch_threads
-from anomalyforge.validation import check_channels, check_is_fitted, check_series, sliding_windows
+from anomalyforge.validation import check_channels, check_is_fitted, check_series, sliding_windows, standardiser
 
 __all__ = ["M2AD"]
 
@@ -229,9 +228,7 @@ class M2AD(BaseDetector):
             self.train_report_ = fit_loop(model, len(targets), loss_fn, config, rng).as_dict()
         # Calibration: every statistic below comes from the training series and is frozen.
         raw = self._features(X)
-        self.residual_mean_ = raw.mean(axis=0)
-        std = raw.std(axis=0)
-        self.residual_std_ = np.where(std > 1e-12, std, 1.0)
+        self.residual_mean_, self.residual_std_ = standardiser(raw)
         feats = (raw - self.residual_mean_) / self.residual_std_
         self.gmm_weights_, self.gmm_means_, self.gmm_stds_ = fit_mixtures(feats, self.n_components, self.random_state)
         fisher = fisher_statistic(self._log_p(feats), self.feature_weights_)

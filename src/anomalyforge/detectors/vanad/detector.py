@@ -56,7 +56,6 @@ import numpy as np
 import torch
 
 from anomalyforge.base import BaseDetector, Tags
-from anomalyforge.detectors.classic import standardiser
 from anomalyforge.detectors.vanad.checkpoint import load_mae_checkpoint
 from anomalyforge.detectors.vanad.flow import build_flow, fit_flow, flow_nll
 from anomalyforge.detectors.vanad.image import (
@@ -71,7 +70,7 @@ from anomalyforge.detectors.vanad.image import (
 from anomalyforge.detectors.vanad.mae import MAEConfig, MaskedAutoencoder
 from anomalyforge.registry import DETECTORS
 from anomalyforge.training import TrainConfig, batched, fit_loop, resolve_device, seed_torch, torch_threads
-from anomalyforge.validation import sliding_windows, windows_to_timesteps
+from anomalyforge.validation import sliding_windows, standardiser, windows_to_timesteps
 
 __all__ = ["VanAD"]
 
