@@ -151,3 +151,17 @@ def test_bad_parameters_raise_clear_errors():
         CopulaDetector(terms="joint", **SMALL).fit(X)
     with pytest.raises(TypeError, match="generator must be"):
         CopulaDetector(generator=3.5, **SMALL).fit(X)
+    with pytest.raises(ValueError, match="generator_budget must be"):
+        CopulaDetector(generator_budget=1.0, **SMALL).fit(X)
+
+
+def test_time_budget_covers_the_generator():
+    """The generator gets ``generator_budget`` of ``time_budget``, never more than its own budget."""
+    det = CopulaDetector(generator="genias", time_budget=50.0, generator_budget=0.3)
+    assert det._make_generator().time_budget == pytest.approx(15.0)
+    from anomalyforge.registry import make_generator
+
+    own = make_generator("genias", time_budget=5.0)
+    assert CopulaDetector(generator=own, time_budget=50.0)._make_generator().time_budget == pytest.approx(5.0)
+    unlimited = CopulaDetector(generator="genias", time_budget=None)._make_generator()
+    assert unlimited.time_budget == make_generator("genias").time_budget

@@ -22,6 +22,8 @@ seen in the copula term alone.
 
 from __future__ import annotations
 
+import time
+
 from typing import Any, ClassVar
 
 import numpy as np
@@ -63,7 +65,10 @@ class CopulaDetector(BaseDetector):
         margin: required log-likelihood gap per latent coordinate between a window and its negative.
         contrast_weight: weight of the margin hinge.
         train_stride: step between training windows; max_train_windows: most windows used (evenly spread).
-        epochs, batch_size, lr, patience, time_budget: fit-loop settings (``training.fit_loop``).
+        epochs, batch_size, lr, patience: fit-loop settings (``training.fit_loop``).
+        time_budget: wall seconds for the whole ``fit``, the generator's training included; None: no limit.
+        generator_budget: share of ``time_budget`` given to the generator's own ``time_budget`` (when the
+            generator has one and trains); the encoder and copula get what is left.
         head_lr_factor: the marginals and the copula learn at ``lr * head_lr_factor`` (their few
             parameters lag behind the encoder at the encoder's rate).
         score_stride: step between scored windows; how: "max" or "mean" over the windows of a step.
@@ -100,6 +105,7 @@ class CopulaDetector(BaseDetector):
         head_lr_factor: float = 10.0,
         patience: int = 5,
         time_budget: float | None = 120.0,
+        generator_budget: float = 0.3,
         score_stride: int = 1,
         how: str = "max",
         terms: str = "both",
@@ -130,6 +136,7 @@ class CopulaDetector(BaseDetector):
         self.head_lr_factor = head_lr_factor
         self.patience = patience
         self.time_budget = time_budget
+        self.generator_budget = generator_budget
         self.score_stride = score_stride
         self.how = how
         self.terms = terms
@@ -155,6 +162,10 @@ class CopulaDetector(BaseDetector):
             raise ValueError(f"window must be >= 2 and patch_len >= 1; got {self.window}, {self.patch_len}")
         if self.how not in ("max", "mean"):
             raise ValueError(f"how must be 'max' or 'mean', got {self.how!r}")
+        if self.time_budget is not None and self.time_budget <= 0:
+            raise ValueError(f"time_budget must be positive or None, got {self.time_budget}")
+        if not 0.0 < self.generator_budget < 1.0:
+            raise ValueError(f"generator_budget must be in (0, 1), got {self.generator_budget}")
         if self.terms not in ("both", "marginal", "copula"):
             raise ValueError(f"terms must be 'both', 'marginal' or 'copula', got {self.terms!r}")
 
@@ -167,8 +178,12 @@ class CopulaDetector(BaseDetector):
             gen = clone(self.generator)
         else:
             raise TypeError(f"generator must be a registry name, a BaseGenerator or None, got {self.generator!r}")
-        if "window" in gen.get_params():
+        own = gen.get_params()
+        if "window" in own:
             gen.set_params(window=self.window)
+        if self.time_budget is not None and "time_budget" in own:
+            budget = self.time_budget * self.generator_budget
+            gen.set_params(time_budget=budget if own["time_budget"] is None else min(own["time_budget"], budget))
         return gen
 
     def _negatives(self, Z: np.ndarray, windows: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
@@ -200,6 +215,7 @@ class CopulaDetector(BaseDetector):
     # ------------------------------------------------------------------------------------------ fit
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
         self._check_params()
+        t0 = time.perf_counter()
         self.mean_, self.std_ = standardiser(X)
         self.n_series_channels_ = X.shape[1]
         Z = (X - self.mean_) / self.std_
@@ -238,7 +254,8 @@ class CopulaDetector(BaseDetector):
 
             config = TrainConfig(
                 epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
-                time_budget=self.time_budget,
+                time_budget=None if self.time_budget is None
+                else max(self.time_budget - (time.perf_counter() - t0), 1.0),
             )
             optimizer = torch.optim.Adam(
                 [
