@@ -100,3 +100,22 @@ def test_bench_command_prints_table(tmp_path, capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert "zscore" in out and "VUS-PR" in out and "report.html" in out
+
+
+def test_bench_param_reaches_the_detector_and_bad_ones_fail(tmp_path, capsys):
+    import json
+    import sqlite3
+
+    root = write_tiny_root(tmp_path / "data")
+    suite = write_suite(tmp_path / "tiny.json")
+    base = ["bench", "--suite", str(suite), "--detectors", "knn", "--data-root", str(root), "--quiet"]
+    assert main([*base, "--out", str(tmp_path / "o"), "--param", "knn.n_neighbors=3"]) == 0
+    with sqlite3.connect(tmp_path / "o" / "results.sqlite") as db:
+        stored = {row[0] for row in db.execute("select params from results")}
+    assert stored == {json.dumps({"n_neighbors": 3})}
+    capsys.readouterr()
+    for bad, message in [("knn.no_such=1", "has no parameter"), ("iforest.n_estimators=5", "not among"),
+                         ("n_neighbors=3", "DETECTOR.KEY=VALUE")]:
+        assert main([*base, "--out", str(tmp_path / "bad"), "--param", bad]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "bad" / "results.sqlite").exists()

@@ -97,7 +97,15 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from anomalyforge.bench import run_benchmark
 
+    from anomalyforge.detect import parse_params
+
     seeds = [int(s) for s in _names(args.seeds)]
+    params: dict[str, dict] = {}
+    for key, value in parse_params(args.param).items():
+        name, dot, param = key.partition(".")
+        if not dot or not name or not param:
+            raise ValueError(f"--param expects DETECTOR.KEY=VALUE, got {key!r}")
+        params.setdefault(name, {})[param] = value
     summary = run_benchmark(
         suite=args.suite,
         detectors=_names(args.detectors),
@@ -106,6 +114,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         workers=args.workers,
         scheduler=args.scheduler,
         seeds=seeds,
+        params=params or None,
         progress=not args.quiet,
     )
     print(summary.table)
@@ -155,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--scheduler", help="dask scheduler address tcp://HOST:PORT (default: local joblib)")
     p.add_argument("--seeds", default="0")
+    p.add_argument("--param", action="append", metavar="DETECTOR.K=V",
+                   help="a detector's parameter, e.g. copula.time_budget=60; repeatable")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_bench)
     return parser

@@ -36,6 +36,19 @@ class BenchSummary:
     seconds: float
 
 
+def _check_params(detectors: list[str], params: dict[str, dict[str, Any]] | None) -> None:
+    """Fail before any job runs when ``params`` names a detector not run or a parameter it lacks."""
+    from anomalyforge.registry import make_detector
+
+    for name, values in (params or {}).items():
+        if name not in detectors:
+            raise ValueError(f"parameters given for {name!r}, which is not among the detectors {detectors}")
+        own = make_detector(name).get_params()
+        bad = sorted(set(values) - set(own))
+        if bad:
+            raise ValueError(f"{name} has no parameter(s) {bad}; it has {sorted(own)}")
+
+
 def run_benchmark(
     suite: str,
     detectors: list[str],
@@ -66,6 +79,7 @@ def run_benchmark(
     unknown = [d for d in detectors if d not in DETECTORS]
     if unknown:
         raise ValueError(f"unknown detector(s) {unknown}; see `anomalyforge detectors`")
+    _check_params(detectors, params)
     start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
