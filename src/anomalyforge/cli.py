@@ -96,7 +96,6 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from anomalyforge.bench import run_benchmark
-
     from anomalyforge.detect import parse_params
 
     seeds = [int(s) for s in _names(args.seeds)]

@@ -23,7 +23,6 @@ seen in the copula term alone.
 from __future__ import annotations
 
 import time
-
 from typing import Any, ClassVar
 
 import numpy as np
