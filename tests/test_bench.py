@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from anomalyforge.bench import ResultStore, make_jobs, resolve_suite, run_benchmark
+from anomalyforge.bench import ResultStore, make_jobs, merge_results, resolve_suite, run_benchmark
 from anomalyforge.bench.runner import execute_jobs
 from anomalyforge.bench.suites import available_suites
 
@@ -81,6 +81,37 @@ def test_resume_skips_finished_jobs_and_keeps_them(tiny):
     for key, row in before.items():  # nothing recomputed: the same timings survive
         assert after[key] == row
     assert execute_jobs(jobs, store, out / "scores", data_root=str(root), progress=False) == (0, 0, 8)
+
+
+def test_merge_combines_runs_and_never_replaces_a_finished_row(tiny):
+    root, suite, out = tiny
+    run_benchmark(str(suite), ["zscore"], data_root=str(root), out_dir=out / "a", progress=False)
+    run_benchmark(str(suite), ["iforest", "pca"], data_root=str(root), out_dir=out / "b",
+                  params={"iforest": {"window": 10000}, "pca": {"window": 10}}, progress=False)  # iforest fails
+    run_benchmark(str(suite), ["iforest"], data_root=str(root), out_dir=out / "c", params=FAST, progress=False)
+    a, b, c = (dict((r[0], r) for r in _rows(out / x)) for x in "abc")
+    report, copied = merge_results(out / "all", [out / "a", out / "b"], data_root=str(root))
+    assert copied == 12 and dict((r[0], r) for r in _rows(out / "all")) == a | b
+    # a failed row is replaced by the same job's success, a finished one never
+    ok_key = next(k for k, r in b.items() if r[1] == "ok")
+    failed_key = next(k for k, r in b.items() if r[1] != "ok")
+    c_keys = list(c)
+    with sqlite3.connect(out / "c" / "results.sqlite") as con:
+        for new_key, old_key in [(ok_key, c_keys[0]), (failed_key, c_keys[1])]:
+            con.execute("UPDATE results SET job_key = ? WHERE job_key = ?", (new_key, old_key))
+    _, copied = merge_results(out / "all", [out / "c"], data_root=str(root))
+    merged = dict((r[0], r) for r in _rows(out / "all"))
+    assert copied == 3 and len(merged) == 14
+    assert merged[ok_key] == b[ok_key]  # a finished row stays
+    assert merged[failed_key][1:] == c[c_keys[1]][1:]  # a failed row gives way to the success
+    frame = ResultStore(out / "all" / "results.sqlite").frame()
+    assert set(frame.detector) == {"zscore", "iforest", "pca"} and (frame.status == "ok").sum() == 11
+    text = report.markdown.read_text()
+    assert "zscore" in text and "pca" in text and (out / "all" / "plot_SMD.png").exists()
+    with pytest.raises(ValueError, match="into itself"):
+        merge_results(out / "all", [out / "all"])
+    with pytest.raises(FileNotFoundError, match="no results store"):
+        merge_results(out / "all", [out / "nothing"])
 
 
 def test_failed_job_is_recorded_and_run_goes_on(tiny):

@@ -119,3 +119,18 @@ def test_bench_param_reaches_the_detector_and_bad_ones_fail(tmp_path, capsys):
         assert main([*base, "--out", str(tmp_path / "bad"), "--param", bad]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "bad" / "results.sqlite").exists()
+
+
+def test_report_command_merges_runs(tmp_path, capsys):
+    root = write_tiny_root(tmp_path / "data")
+    suite = write_suite(tmp_path / "tiny.json")
+    for name in ("zscore", "pca"):
+        assert main(["bench", "--suite", str(suite), "--detectors", name, "--data-root", str(root),
+                     "--out", str(tmp_path / name), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "both"), "--from", str(tmp_path / "zscore"), str(tmp_path / "pca"),
+                 "--data-root", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "zscore" in out and "pca" in out and "8 rows merged in" in out
+    assert main(["report", str(tmp_path / "x"), "--from", str(tmp_path / "missing")]) == 2
+    assert "no results store" in capsys.readouterr().err

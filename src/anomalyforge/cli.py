@@ -5,7 +5,8 @@
     anomalyforge datasets [--root DIR]
     anomalyforge generate --generator NAME --dataset MSL --series C-1 --out DIR
     anomalyforge generate --compare genias,rules --dataset MSL --series C-1
-    anomalyforge bench --suite quick --detectors iforest,pca --data-root DIR --out DIR [--workers N]
+    anomalyforge bench --suite quick --detectors iforest,pca --data-root DIR --out DIR [--workers N] [--param D.K=V]
+    anomalyforge report DIR [--from DIR1 DIR2 ...]
 """
 
 from __future__ import annotations
@@ -105,9 +106,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         if not dot or not name or not param:
             raise ValueError(f"--param expects DETECTOR.KEY=VALUE, got {key!r}")
         params.setdefault(name, {})[param] = value
+    detectors = _names(args.detectors)
+    stray = sorted(set(params) - set(detectors))
+    if stray:
+        raise ValueError(f"--param names {stray}, which are not among --detectors {detectors}")
     summary = run_benchmark(
         suite=args.suite,
-        detectors=_names(args.detectors),
+        detectors=detectors,
         data_root=args.data_root,
         out_dir=args.out,
         workers=args.workers,
@@ -120,6 +125,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     print(f"\nreport: {summary.report_md}  {summary.report_html}")
     print(f"results: {summary.database}  ({summary.n_done} done, {summary.n_failed} failed, "
           f"{summary.n_skipped} already there, {summary.seconds:.0f} s)")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from anomalyforge.bench import merge_results
+
+    report, copied = merge_results(args.out, args.sources or [], data_root=args.data_root, title=args.title)
+    print(report.table)
+    print(f"\nreport: {report.markdown}  {report.html}  ({copied} rows merged in)")
     return 0
 
 
@@ -167,6 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a detector's parameter, e.g. copula.time_budget=60; repeatable")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("report", help="rebuild a benchmark report, merging the results of other runs into it")
+    p.add_argument("out", help="benchmark folder to write (its results.sqlite is created if missing)")
+    p.add_argument("--from", dest="sources", nargs="+", metavar="DIR", help="benchmark folders to merge in")
+    p.add_argument("--data-root")
+    p.add_argument("--title")
+    p.set_defaults(func=_cmd_report)
     return parser
 
 

@@ -8,17 +8,20 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from anomalyforge.bench.report import build_report
+from anomalyforge.bench.report import Report, build_report
 from anomalyforge.bench.runner import Job, execute_jobs, make_jobs, run_job
 from anomalyforge.bench.store import ResultStore
 from anomalyforge.bench.suites import resolve_suite
 
-__all__ = ["BenchSummary", "run_benchmark", "Job", "make_jobs", "run_job", "ResultStore", "resolve_suite"]
+__all__ = [
+    "BenchSummary", "run_benchmark", "merge_results", "Job", "make_jobs", "run_job", "ResultStore", "resolve_suite",
+]
 
 
 @dataclass
@@ -36,13 +39,36 @@ class BenchSummary:
     seconds: float
 
 
+def merge_results(
+    out_dir: str | Path, sources: list[str | Path], *, data_root: str | None = None, title: str | None = None
+) -> tuple[Report, int]:
+    """Merge the results of earlier benchmark folders into ``out_dir`` and write its report.
+
+    Rows are copied into ``out_dir/results.sqlite`` (a finished row is never replaced) and kept score files
+    into ``out_dir/scores`` (an existing file is never overwritten). Returns the report and the number of
+    rows copied. With no sources the report of ``out_dir`` is just rebuilt.
+    """
+    out = Path(out_dir)
+    store = ResultStore(out / "results.sqlite")
+    copied = 0
+    for source in map(Path, sources):
+        copied += store.merge(source / "results.sqlite")
+        for path in (source / "scores").glob("*/*.npy"):
+            target = out / "scores" / path.parent.name / path.name
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+    report = build_report(out, data_root, title=title or f"anomalyforge benchmark: {out.name}")
+    return report, copied
+
+
 def _check_params(detectors: list[str], params: dict[str, dict[str, Any]] | None) -> None:
-    """Fail before any job runs when ``params`` names a detector not run or a parameter it lacks."""
+    """Fail before any job runs when ``params`` gives a detector that runs a parameter it lacks."""
     from anomalyforge.registry import make_detector
 
     for name, values in (params or {}).items():
         if name not in detectors:
-            raise ValueError(f"parameters given for {name!r}, which is not among the detectors {detectors}")
+            continue  # a shared parameter table may cover detectors this run leaves out
         own = make_detector(name).get_params()
         bad = sorted(set(values) - set(own))
         if bad:

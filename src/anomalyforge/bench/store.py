@@ -90,6 +90,32 @@ class ResultStore:
         with self._connect() as con:
             con.execute(f"INSERT OR REPLACE INTO results ({columns}) VALUES ({marks})", list(record.values()))
 
+    def merge(self, other: str | Path) -> int:
+        """Copy the rows of another results store into this one; returns how many rows were copied.
+
+        A row whose job is already here is kept unless it failed and the other store's row succeeded, so
+        merging never replaces a finished result.
+        """
+        other = Path(other)
+        if not other.is_file():
+            raise FileNotFoundError(f"no results store at {other}")
+        if other.resolve() == self.path.resolve():
+            raise ValueError(f"cannot merge {other} into itself")
+        with sqlite3.connect(other) as src:
+            names = {row[0] for row in src.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "results" not in names:
+                raise ValueError(f"{other} is not an anomalyforge results store (no results table)")
+            src.row_factory = sqlite3.Row
+            rows = [dict(r) for r in src.execute("SELECT * FROM results")]
+        with self._connect() as con:
+            mine = dict(con.execute("SELECT job_key, status FROM results").fetchall())
+            take = [r for r in rows if r["job_key"] not in mine or (mine[r["job_key"]] != "ok" and r["status"] == "ok")]
+            for r in take:
+                columns = ", ".join(r)
+                marks = ", ".join("?" for _ in r)
+                con.execute(f"INSERT OR REPLACE INTO results ({columns}) VALUES ({marks})", list(r.values()))
+        return len(take)
+
     def frame(self) -> pd.DataFrame:
         """All rows as a DataFrame."""
         with self._connect() as con:
