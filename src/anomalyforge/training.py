@@ -13,7 +13,8 @@ import copy
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 import torch
@@ -91,6 +92,24 @@ class TrainConfig:
     val_fraction: float = 0.1
     time_budget: float | None = None
     min_delta: float = 1e-4
+
+    @classmethod
+    def from_params(cls, owner: object, prefix: str = "", **overrides: Any) -> TrainConfig:
+        """The settings ``owner`` has as attributes named ``prefix + field``; the others keep their defaults.
+
+        ``overrides`` win over the attributes. Numbers are cast to the field's type (int or float), so
+        scikit-learn-style parameters given as numpy scalars or strings of numbers work.
+        """
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if hasattr(owner, prefix + f.name):
+                values[f.name] = getattr(owner, prefix + f.name)
+        values.update(overrides)
+        for f in fields(cls):
+            value, default = values.get(f.name), f.default
+            if value is not None and isinstance(default, int | float) and not isinstance(default, bool):
+                values[f.name] = type(default)(value)
+        return cls(**values)
 
 
 @dataclass

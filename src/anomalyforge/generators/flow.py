@@ -167,14 +167,7 @@ class FlowPatchGenerator(BaseGenerator):
                     x = x + noise * torch.randn(x.shape, generator=gen)
                 return -self.flow_().log_prob(x).mean() / self.n_features_
 
-            config = TrainConfig(
-                epochs=self.epochs,
-                batch_size=self.batch_size,
-                lr=self.lr,
-                patience=self.patience,
-                val_fraction=self.val_fraction,
-                time_budget=self.time_budget,
-            )
+            config = TrainConfig.from_params(self)
             self.train_report_ = fit_loop(self.flow_, len(vectors), loss_fn, config, rng).as_dict()
             with torch.no_grad():
                 self.train_log_prob_ = self.flow_().log_prob(data).numpy().astype(np.float64)

@@ -362,10 +362,7 @@ class CARLA(BaseDetector):
         return 1.0 - probs[:, self.normal_class_]
 
     def _config(self, epochs: int, lr: float, weight_decay: float, budget: float | None) -> TrainConfig:
-        return TrainConfig(
-            epochs=epochs, batch_size=self.batch_size, lr=lr, weight_decay=weight_decay, patience=self.patience,
-            val_fraction=self.val_fraction, time_budget=budget,
-        )  # fmt: skip
+        return TrainConfig.from_params(self, epochs=epochs, lr=lr, weight_decay=weight_decay, time_budget=budget)
 
     def _stage1(self, full, starts, negatives, rng, device, budget) -> dict[str, Any]:
         model, margin, offset = self.model_, float(self.margin), int(self.positive_offset)

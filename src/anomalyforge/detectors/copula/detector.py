@@ -251,11 +251,8 @@ class CopulaDetector(BaseDetector):
                     loss = loss + self.contrast_weight * torch.relu(self.margin - gap).mean()
                 return loss.float()
 
-            config = TrainConfig(
-                epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
-                time_budget=None if self.time_budget is None
-                else max(self.time_budget - (time.perf_counter() - t0), 1.0),
-            )
+            left = None if self.time_budget is None else max(self.time_budget - (time.perf_counter() - t0), 1.0)
+            config = TrainConfig.from_params(self, time_budget=left)
             optimizer = torch.optim.Adam(
                 [
                     {"params": model.encoder.parameters(), "lr": self.lr},

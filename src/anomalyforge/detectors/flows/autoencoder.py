@@ -159,15 +159,7 @@ class WindowAutoencoder(BaseDetector):
                 x = data[torch.from_numpy(idx).to(dev)]
                 return torch.mean((self.model_(x) - x) ** 2)
 
-            config = TrainConfig(
-                epochs=self.epochs,
-                batch_size=self.batch_size,
-                lr=self.lr,
-                weight_decay=self.weight_decay,
-                patience=self.patience,
-                val_fraction=self.val_fraction,
-                time_budget=self.time_budget,
-            )
+            config = TrainConfig.from_params(self)
             self.train_report_ = fit_loop(self.model_, len(vectors), loss_fn, config, rng).as_dict()
             self.model_.cpu()
 

@@ -194,15 +194,7 @@ class FlowDetector(BaseDetector):
                     x = x + noise * torch.randn(x.shape, generator=gen).to(dev)
                 return -self.log_prob(x).mean() / self.n_features_
 
-            config = TrainConfig(
-                epochs=self.epochs,
-                batch_size=self.batch_size,
-                lr=self.lr,
-                weight_decay=self.weight_decay,
-                patience=self.patience,
-                val_fraction=self.val_fraction,
-                time_budget=self.time_budget,
-            )
+            config = TrainConfig.from_params(self)
             self.train_report_ = fit_loop(self.flow_, len(vectors), loss_fn, config, rng).as_dict()
             self.flow_.cpu()
 

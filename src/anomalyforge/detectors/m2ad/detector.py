@@ -221,10 +221,7 @@ class M2AD(BaseDetector):
                 ]
                 return torch.stack(losses).mean()
 
-            config = TrainConfig(
-                epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
-                time_budget=self.time_budget,
-            )
+            config = TrainConfig.from_params(self)
             self.train_report_ = fit_loop(model, len(targets), loss_fn, config, rng).as_dict()
         # Calibration: every statistic below comes from the training series and is frozen.
         raw = self._features(X)

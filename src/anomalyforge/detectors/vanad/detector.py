@@ -253,7 +253,7 @@ class VanAD(BaseDetector):
             if self.has_flow_:
                 self.flow_ = build_flow(len(self.flow_channels_), self.nf_blocks, self.nf_hidden, self.nf_layers)
                 self.flow_.to(device)
-                config = TrainConfig(epochs=self.nf_epochs, batch_size=self.nf_batch_size, lr=self.nf_lr, patience=0)
+                config = TrainConfig.from_params(self, prefix="nf_", patience=0)
                 windows = self._train_windows(Z, None)
                 report = fit_flow(self.flow_, windows, self.flow_channels_, config, rng, generator, device)
                 self.flow_report_ = report.as_dict()
@@ -282,12 +282,7 @@ class VanAD(BaseDetector):
             images, _, _ = self._render(windows[torch.as_tensor(idx)].to(device))
             return self.mae_.masked_loss(images)
 
-        config = TrainConfig(
-            epochs=self.mae_epochs,
-            batch_size=self.mae_batch_size,
-            lr=self.mae_lr,
-            time_budget=self.mae_time_budget,
-        )
+        config = TrainConfig.from_params(self, prefix="mae_")
         return fit_loop(self.mae_, len(windows), loss_fn, config, rng).as_dict()
 
     # ---------------------------------------------------------------------------------------- score

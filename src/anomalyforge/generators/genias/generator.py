@@ -268,14 +268,7 @@ class GenIASGenerator(BaseGenerator):
             def loss_fn(idx: np.ndarray) -> torch.Tensor:
                 return self._loss_terms(x_all[idx], z_all[idx], gen)["total"]
 
-            config = TrainConfig(
-                epochs=int(self.epochs),
-                batch_size=int(self.batch_size),
-                lr=float(self.lr),
-                patience=int(self.patience),
-                val_fraction=float(self.val_fraction),
-                time_budget=self.time_budget,
-            )
+            config = TrainConfig.from_params(self)
             psi = [self.model_.psi_raw]
             rest = [p for n_, p in self.model_.named_parameters() if n_ != "psi_raw"]
             groups = [{"params": rest}, {"params": psi, "lr": float(self.lr) * float(self.psi_lr_scale)}]

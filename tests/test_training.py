@@ -1,0 +1,77 @@
+"""The shared torch fit loop and its settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from anomalyforge.training import TrainConfig, fit_loop, predict_batched
+
+
+class _Owner:
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def test_config_from_params_reads_prefixed_attributes_casts_and_overrides():
+    owner = _Owner(epochs=np.int64(7), lr="0.01", patience=3, mae_epochs=2, mae_batch_size=16, other=1)
+    plain = TrainConfig.from_params(owner)
+    assert plain == TrainConfig(epochs=7, lr=0.01, patience=3)
+    assert type(plain.epochs) is int and type(plain.lr) is float
+    assert TrainConfig.from_params(owner, prefix="mae_") == TrainConfig(epochs=2, batch_size=16)
+    assert TrainConfig.from_params(owner, patience=0, time_budget=5).time_budget == 5.0
+    assert TrainConfig.from_params(_Owner(time_budget=None)).time_budget is None
+
+
+def _regression(n=200, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, generator=g)
+    return x, x @ torch.tensor([1.0, -2.0, 0.5]) + 0.3
+
+
+def test_fit_loop_learns_and_restores_the_best_weights():
+    x, y = _regression()
+    model = torch.nn.Linear(3, 1)
+
+    def loss_fn(idx):
+        return torch.mean((model(x[idx]).squeeze(1) - y[idx]) ** 2)
+
+    config = TrainConfig(epochs=60, batch_size=32, lr=0.05, patience=0)
+    report = fit_loop(model, len(x), loss_fn, config, np.random.default_rng(0))
+    assert report.epochs_run == 60 and report.stopped_by == "epochs"
+    assert report.val_loss[report.best_epoch - 1] == min(report.val_loss)
+    with torch.no_grad():  # the restored weights are the best epoch's: their validation loss is the minimum
+        assert float(torch.mean((model(x).squeeze(1) - y) ** 2)) < 1e-2
+    assert np.allclose(model.weight.detach().numpy(), [[1.0, -2.0, 0.5]], atol=0.05)
+
+
+def test_fit_loop_stops_on_patience_and_on_time_budget():
+    x, y = _regression()
+    model = torch.nn.Linear(3, 1)
+
+    def flat_loss(idx):  # never improves: patience must stop it
+        return (model(x[idx]) * 0).sum() + 1.0
+
+    report = fit_loop(model, len(x), flat_loss, TrainConfig(epochs=50, patience=3), np.random.default_rng(0))
+    assert report.stopped_by == "patience" and report.epochs_run == 4
+
+    def slow_loss(idx):
+        import time
+
+        time.sleep(0.01)
+        return torch.mean((model(x[idx]).squeeze(1) - y[idx]) ** 2)
+
+    config = TrainConfig(epochs=1000, batch_size=50, patience=0, time_budget=0.2)
+    report = fit_loop(model, len(x), slow_loss, config, np.random.default_rng(0))
+    assert report.stopped_by == "time budget" and 1 <= report.epochs_run < 1000
+
+
+def test_fit_loop_refuses_no_items_and_predict_batched_matches_one_pass():
+    model = torch.nn.Linear(3, 2)
+    with pytest.raises(ValueError, match="0 training items"):
+        fit_loop(model, 0, lambda idx: torch.zeros(()), TrainConfig(), np.random.default_rng(0))
+    windows = np.random.default_rng(0).normal(size=(1000, 3))
+    with torch.no_grad():
+        whole = model(torch.as_tensor(windows, dtype=torch.float32)).numpy()
+    assert np.allclose(predict_batched(model, windows, batch_size=64), whole, atol=1e-6)
