@@ -102,12 +102,6 @@ class CARLA(BaseDetector):
         n_classes: stage-2 classes (paper: 10).
         n_neighbors: nearest / furthest neighbours mined per window (paper: 5 for SMD).
         positive_offset: the positive window starts 1..``positive_offset`` steps before the anchor (paper: 10).
-        recon_positive: share of triplets whose positive is instead the anchor with the generator's plain
-            reconstruction pasted on exactly the steps and channels its negative changed (only for generators
-            with a ``reconstruct`` method, i.e. GenIAS; 0 disables it). A GenIAS negative is a *decoded*
-            window, smoother than the real one; with a reconstruction as a positive the backbone cannot
-            separate negatives by that smoothing alone and must learn the perturbation. Our addition, not
-            in either paper.
         margin: triplet margin on squared distances of unit vectors (range 0..4).
         entropy_weight: weight of the batch-entropy term (paper: 2).
         furthest_weight: weight of the furthest-neighbour term ``-log(1 - <p_a, p_far>)`` (0 disables it).
@@ -148,7 +142,6 @@ class CARLA(BaseDetector):
         n_classes: int = 10,
         n_neighbors: int = 5,
         positive_offset: int = 10,
-        recon_positive: float = 0.0,
         margin: float = 1.0,
         entropy_weight: float = 2.0,
         furthest_weight: float = 0.0,
@@ -188,7 +181,6 @@ class CARLA(BaseDetector):
         self.n_classes = n_classes
         self.n_neighbors = n_neighbors
         self.positive_offset = positive_offset
-        self.recon_positive = recon_positive
         self.margin = margin
         self.entropy_weight = entropy_weight
         self.furthest_weight = furthest_weight
@@ -231,8 +223,6 @@ class CARLA(BaseDetector):
             raise ValueError(f"window must be >= 8 (the backbone's first kernel), got {self.window}")
         if self.time_budget is not None and self.time_budget <= 0:
             raise ValueError(f"time_budget must be positive or None, got {self.time_budget}")
-        if not 0.0 <= self.recon_positive <= 1.0:
-            raise ValueError(f"recon_positive must be in [0, 1], got {self.recon_positive}")
 
     def _standardise(self, X: np.ndarray) -> np.ndarray:
         Z = (X - self.mean_) / self.std_
@@ -264,29 +254,18 @@ class CARLA(BaseDetector):
             gen.set_params(**params)
         return gen
 
-    def _negatives(
-        self, gen: BaseGenerator, X: np.ndarray, starts: np.ndarray, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """(N, window, C) float32 standardised negatives: each training window with a generated anomaly.
-
-        Second: the reconstruction positives (see ``recon_positive``), or None.
-        """
+    def _negatives(self, gen: BaseGenerator, X: np.ndarray, starts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """(N, window, C) float32 standardised negatives: each training window with a generated anomaly."""
         raw = series_windows(X, self.window)
         out = np.empty((len(starts), self.window, X.shape[1]), dtype=np.float32)
-        recon = np.empty_like(out) if self.recon_positive > 0 and hasattr(gen, "reconstruct") else None
         changed = 0.0
         for lo in range(0, len(starts), 512):  # chunks keep float64 copies small
             sl = slice(lo, lo + 512)
-            windows = raw[starts[sl]]
-            made = gen.generate(windows, 1, rng)
+            made = gen.generate(raw[starts[sl]], 1, rng)
             out[sl] = self._standardise(made.patched.reshape(-1, X.shape[1])).reshape(made.patched.shape)
             changed += float(made.mask.mean()) * len(made.mask)
-            if recon is not None:
-                source = windows[made.source]
-                pasted = np.where(made.mask, gen.reconstruct(source), source)
-                recon[sl] = self._standardise(pasted.reshape(-1, X.shape[1])).reshape(pasted.shape)
         self.generation_report_["mean_changed_fraction"] = round(changed / len(starts), 4)
-        return out, recon
+        return out
 
     # ---------------------------------------------------------------------------------------- fit
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
@@ -314,16 +293,15 @@ class CARLA(BaseDetector):
             self.generation_report_ = {"generator": getattr(gen, "registry_name", type(gen).__name__)}
             if gen.tags.requires_training:
                 gen.fit(X)
-            negatives, recon = self._negatives(gen, X, starts, rng)
+            negatives = self._negatives(gen, X, starts, rng)
             del gen
             self.generation_report_["seconds"] = round(time.perf_counter() - t0, 3)
             self.model_ = CarlaNet(X.shape[1], self.width, self.embedding_dim, self.n_classes).to(device)
 
             left = None if deadline is None else max(0.0, deadline - time.perf_counter())
             share = self.stage1_share if self.score == "majority" else 1.0
-            budget = None if left is None else 0.9 * left * share
-            self.stage1_report_ = self._stage1(full, starts, negatives, rng, device, budget, recon)
-            del recon
+            self.stage1_report_ = self._stage1(full, starts, negatives, rng, device, None if left is None else
+                                               0.9 * left * share)  # fmt: skip
             if self.score == "knn":
                 self.stage2_report_ = None  # not run: the kNN score uses the stage-1 features
                 window_scores, starts = self._fit_knn(Z, device)
@@ -386,18 +364,14 @@ class CARLA(BaseDetector):
     def _config(self, epochs: int, lr: float, weight_decay: float, budget: float | None) -> TrainConfig:
         return TrainConfig.from_params(self, epochs=epochs, lr=lr, weight_decay=weight_decay, time_budget=budget)
 
-    def _stage1(self, full, starts, negatives, rng, device, budget, recon=None) -> dict[str, Any]:
+    def _stage1(self, full, starts, negatives, rng, device, budget) -> dict[str, Any]:
         model, margin, offset = self.model_, float(self.margin), int(self.positive_offset)
         sample_rng = np.random.default_rng(rng.integers(2**63))
 
         def loss_fn(idx: np.ndarray) -> torch.Tensor:
             s = starts[idx]
             pos = np.maximum(s - sample_rng.integers(1, offset + 1, size=len(s)), 0)
-            positives = full[pos]
-            if recon is not None:
-                swap = sample_rng.random(len(s)) < self.recon_positive
-                positives = np.where(swap[:, None, None], recon[idx], positives)
-            batch = np.concatenate([full[s], positives, negatives[idx]])
+            batch = np.concatenate([full[s], full[pos], negatives[idx]])
             e = model.embed(torch.from_numpy(batch).to(device))
             a, p, neg = e.split(len(s))
             return F.relu((a - p).pow(2).sum(1) - (a - neg).pow(2).sum(1) + margin).mean()

@@ -318,33 +318,12 @@ class GenIASGenerator(BaseGenerator):
             out.append(self.model_.decoder(self.model_.perturbed_latent(mu, logvar, eps)).numpy())
         return np.concatenate(out).transpose(0, 2, 1).astype(np.float64)
 
-    def reconstruct(self, windows: np.ndarray) -> np.ndarray:
-        """The VAE's plain reconstruction (decoded latent mean, no perturbation) of (N, T, C) windows.
-
-        It carries the decoder's smoothing without the anomaly, so a detector can use it as a *normal*
-        counterpart of the generated anomalies (CARLA's ``recon_positive``).
-        """
-        check_is_fitted(self)
-        windows = np.asarray(windows, dtype=np.float64)
-        self._check_window_length(windows)
-        xs = self._standardise(windows)
-        out = []
-        with torch_threads(), torch.no_grad():
-            self.model_.cpu().eval()
-            for i in range(0, len(xs), 256):
-                x = torch.from_numpy(np.ascontiguousarray(xs[i : i + 256].transpose(0, 2, 1), dtype=np.float32))
-                out.append(self.model_.decoder(self.model_.encoder(x)[0]).numpy())
-        return np.concatenate(out).transpose(0, 2, 1).astype(np.float64) * self.std_ + self.mean_
-
-    def _check_window_length(self, windows: np.ndarray) -> None:
-        if windows.ndim != 3 or windows.shape[1] != int(self.window):
-            raise ValueError(
-                f"windows must be (n, {self.window}, channels), got shape {windows.shape}; this GenIAS model was "
-                f"trained on windows of {self.window} steps (cut windows of that length or fit another model)"
-            )
-
     def _generate(self, windows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        self._check_window_length(windows)
+        if windows.shape[1] != int(self.window):
+            raise ValueError(
+                f"windows have {windows.shape[1]} steps, this GenIAS model was trained on windows of "
+                f"{self.window}; cut windows of that length (or fit a model with window={windows.shape[1]})"
+            )
         xs = self._standardise(windows)
         with torch_threads():
             self.model_.cpu().eval()
