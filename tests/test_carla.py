@@ -217,6 +217,20 @@ def test_bad_parameters_raise_clear_errors():
         CARLA(generator=LevelShift(), knn_features="raw", **TINY).fit(train)
     with pytest.raises(ValueError, match="too few"):
         CARLA(generator=LevelShift(), **{**TINY, "stride": 100}).fit(train)
+    with pytest.raises(ValueError, match="max_reference_windows"):
+        CARLA(generator=LevelShift(), max_reference_windows=3, **TINY).fit(train)
+
+
+def test_reference_windows_are_capped_on_a_long_training_series():
+    train = make_series(600, 2, seed=3)
+    det = CARLA(generator=LevelShift(), max_reference_windows=50, **TINY).fit(train)
+    # 585 windows at score_stride 2 would be 293 references; the cap grows the stride to ceil(585 / 50) = 12
+    assert det._reference_stride(600) == 12
+    assert det.train_features_.shape[0] == len(window_starts(600, 16, 12)) <= 51
+    assert det.train_scores_.shape == (600,) and np.isfinite(det.train_scores_).all()
+    # the stride never exceeds the window, so every step stays covered
+    assert CARLA(max_reference_windows=10, **TINY)._reference_stride(10_000) == 16
+    assert CARLA(max_reference_windows=None, **TINY)._reference_stride(10_000) == 2
 
 
 def test_generator_gets_window_seed_and_budget_share_unless_given():

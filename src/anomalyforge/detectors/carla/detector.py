@@ -83,6 +83,9 @@ class CARLA(BaseDetector):
             was measured to fit and score an SMD machine in about 70 s on 2 cores, see bench/bench_carla_smd.py).
         score_stride: step between scored windows (1 scores every window).
         reference_stride: step between the training windows kept as kNN references (None: ``score_stride``).
+        max_reference_windows: at most about this many kNN reference windows: on a longer training series the
+            reference stride grows (never beyond ``window``, so every step stays covered). The kNN search is
+            outside the training loop's ``time_budget``; this cap keeps its cost bounded (None: no cap).
         how: window -> time-step mapping, one of ``"last"``, ``"max"``, ``"mean"``, ``"min"``
             (see ``mining.map_window_scores``; ``"min"`` localises best when a window's score means "this
             window holds an anomaly somewhere").
@@ -132,6 +135,7 @@ class CARLA(BaseDetector):
         stride: int = 10,
         score_stride: int = 2,
         reference_stride: int | None = None,
+        max_reference_windows: int | None = 20_000,
         how: str = "min",
         score: str = "knn",
         knn_features: str = "both",
@@ -171,6 +175,7 @@ class CARLA(BaseDetector):
         self.stride = stride
         self.score_stride = score_stride
         self.reference_stride = reference_stride
+        self.max_reference_windows = max_reference_windows
         self.how = how
         self.score = score
         self.knn_features = knn_features
@@ -217,6 +222,11 @@ class CARLA(BaseDetector):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.reference_stride is not None and self.reference_stride < 1:
             raise ValueError(f"reference_stride must be >= 1 or None, got {self.reference_stride}")
+        if self.max_reference_windows is not None and self.max_reference_windows < self.n_neighbors + 1:
+            raise ValueError(
+                f"max_reference_windows must be None or > n_neighbors={self.n_neighbors}, "
+                f"got {self.max_reference_windows}"
+            )
         if self.n_classes < 2:
             raise ValueError(f"n_classes must be >= 2, got {self.n_classes}")
         if self.window < 8:
@@ -327,13 +337,22 @@ class CARLA(BaseDetector):
             np.clip(out, -self.feature_clip, self.feature_clip, out=out)
         return (out * self.feature_scale_).astype(np.float32)
 
+    def _reference_stride(self, n_timesteps: int) -> int:
+        """The step between kNN reference windows: ``reference_stride`` (or ``score_stride``), grown so that
+        at most about ``max_reference_windows`` are kept, but never beyond ``window``."""
+        stride = self.reference_stride or self.score_stride
+        if self.max_reference_windows is not None:
+            needed = -(-(n_timesteps - self.window + 1) // self.max_reference_windows)  # ceil division
+            stride = max(stride, min(needed, self.window))
+        return int(stride)
+
     def _fit_knn(self, Z: np.ndarray, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
         """Keep the scaled kNN features of the reference windows (every ``reference_stride`` steps).
 
         Returns the reference windows' scores (distance to their k nearest references that share no step
         with them) and their starts.
         """
-        starts = window_starts(Z.shape[0], self.window, self.reference_stride or self.score_stride)
+        starts = window_starts(Z.shape[0], self.window, self._reference_stride(Z.shape[0]))
         feats = self._raw_knn_features(Z, starts, device)
         std = feats.std(axis=0)
         self.feature_mean_, self.feature_std_ = feats.mean(axis=0), np.where(std > 1e-8, std, 1.0)
