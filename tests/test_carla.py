@@ -4,6 +4,7 @@ a planted anomaly, the time budget and persistence (the generic checks are in te
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import torch
 
 from anomalyforge.base import BaseGenerator
 from anomalyforge.detectors.carla import CARLA, CarlaNet, map_window_scores, mine_neighbours
-from anomalyforge.detectors.carla.mining import window_stats
+from anomalyforge.detectors.carla.mining import feasible_exclusion, window_stats
 from anomalyforge.registry import DETECTORS, make_detector
 from anomalyforge.validation import window_starts
 
@@ -231,6 +232,27 @@ def test_reference_windows_are_capped_on_a_long_training_series():
     # the stride never exceeds the window, so every step stays covered
     assert CARLA(max_reference_windows=10, **TINY)._reference_stride(10_000) == 16
     assert CARLA(max_reference_windows=None, **TINY)._reference_stride(10_000) == 2
+
+
+def test_short_training_series_shrinks_the_exclusion_zone_with_a_warning():
+    # 30 steps, window 16: every training window shares steps with every other, so no reference lies a
+    # whole window away; the zone shrinks until each window keeps n_neighbors=3 references
+    train, test = make_series(30, 2, seed=4), make_series(80, 2, seed=5)
+    with pytest.warns(UserWarning, match="too short"):
+        det = CARLA(generator=LevelShift(), **TINY).fit(train)
+    assert 1 <= det.knn_exclusion_ < 16
+    starts = window_starts(30, 16, det._reference_stride(30))
+    assert feasible_exclusion(starts, 3, 16) == det.knn_exclusion_ and feasible_exclusion(starts, 3, 2) == 2
+    assert np.isfinite(det.train_scores_).all() and np.isfinite(det.anomaly_score(test)).all()
+    # one zone step wider leaves some window with fewer than 3 references
+    d = np.abs(starts[:, None] - starts[None, :])
+    assert ((d >= det.knn_exclusion_).sum(1) >= 3).all() and ((d >= det.knn_exclusion_ + 1).sum(1) < 3).any()
+    # a long enough series keeps the whole-window zone, silently
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*too short")
+        assert CARLA(generator=LevelShift(), **TINY).fit(make_series(200, 2, seed=4)).knn_exclusion_ == 16
+    with pytest.raises(ValueError, match="fewer than k=3 neighbours"):
+        feasible_exclusion(np.arange(3), 3, 16)
 
 
 def test_generator_gets_window_seed_and_budget_share_unless_given():

@@ -22,6 +22,9 @@ untrained one; point-level AUPR with ``how="min"``, GenIAS negatives, backbone o
 machine-2-1 0.30 -> 0.54, machine-2-2 0.25 -> 0.41, machine-1-3 0.10 -> 0.18, machine-3-2 0.07 -> 0.03
 (machine-3-2's anomalies are invisible to the statistics; the backbone alone does better there).
 ``how`` maps window scores to time steps (default ``"min"``, see ``mining.map_window_scores``).
+Training windows' kNN scores (for the threshold) skip references sharing a step with the window; on a
+training series shorter than about two windows the skipped zone shrinks until ``n_neighbors`` remain
+(``knn_exclusion_``, with a warning: those scores are optimistic).
 
 ``generator="rules"`` is CARLA as published, ``"genias"`` GenIAS+CARLA, ``"flow"`` flow-sampled negatives.
 Early stopping uses a validation split of *training* windows only, never test labels.
@@ -30,6 +33,7 @@ Early stopping uses a validation split of *training* windows only, never test la
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
@@ -42,6 +46,7 @@ from anomalyforge.detectors.carla.backbone import CarlaNet
 from anomalyforge.detectors.carla.mining import (
     MAPPINGS,
     WindowGather,
+    feasible_exclusion,
     knn_distance,
     map_window_scores,
     mine_neighbours,
@@ -364,7 +369,16 @@ class CARLA(BaseDetector):
         self.feature_scale_ = scale
         self.train_features_ = self._scale_knn_features(feats)
         k = self.n_neighbors
-        scores = knn_distance(self.train_features_, self.train_features_, k, starts, starts, exclusion=self.window)
+        self.knn_exclusion_ = feasible_exclusion(starts, k, self.window)
+        if self.knn_exclusion_ < self.window:
+            warnings.warn(
+                f"the training series ({Z.shape[0]} steps) is too short for every training window to have "
+                f"{k} neighbours sharing none of its steps: training windows' kNN scores now skip only "
+                f"neighbours starting within {self.knn_exclusion_} steps (a window is {self.window}), so they "
+                "are optimistic and the contamination threshold is low",
+                stacklevel=3,
+            )
+        scores = knn_distance(self.train_features_, self.train_features_, k, starts, starts, self.knn_exclusion_)
         return scores, starts
 
     def _fit_classifier(self, full, starts, negatives, rng, device, deadline) -> np.ndarray:

@@ -157,6 +157,32 @@ def map_window_scores(
 
 
 @torch.no_grad()
+def feasible_exclusion(starts: np.ndarray, k: int, exclusion: int) -> int:
+    """The largest exclusion zone (at most ``exclusion`` steps) that leaves every window ``k`` references.
+
+    With ``exclusion = window`` a training window is compared only with windows sharing none of its steps;
+    on a training series shorter than about two windows there are none, and the zone must shrink (down to
+    1: only the window itself is left out). Raises when even that leaves fewer than ``k`` references.
+    """
+    s = np.sort(np.asarray(starts, dtype=np.int64))
+    if len(s) < k + 1:
+        raise ValueError(
+            f"{len(s)} training windows give fewer than k={k} neighbours besides each window itself; "
+            "use a longer training series, a shorter window or a smaller n_neighbors"
+        )
+
+    def enough(e: int) -> bool:
+        before = np.searchsorted(s, s - e, side="right")  # references starting at least e steps earlier
+        after = len(s) - np.searchsorted(s, s + e, side="left")  # ... at least e steps later
+        return bool((before + after).min() >= k)
+
+    lo, hi = 1, max(1, int(exclusion))  # enough(1) holds: distinct starts, at least k others
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if enough(mid) else (lo, mid - 1)
+    return lo
+
+
 def knn_distance(
     queries: np.ndarray,
     reference: np.ndarray,
