@@ -376,7 +376,7 @@ class CARLA(BaseDetector):
                 f"{k} neighbours sharing none of its steps: training windows' kNN scores now skip only "
                 f"neighbours starting within {self.knn_exclusion_} steps (a window is {self.window}), so they "
                 "are optimistic and the contamination threshold is low",
-                stacklevel=3,
+                stacklevel=4,  # _fit_knn <- _fit <- BaseDetector.fit <- the caller
             )
         scores = knn_distance(self.train_features_, self.train_features_, k, starts, starts, self.knn_exclusion_)
         return scores, starts
