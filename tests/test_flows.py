@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 import tracemalloc
@@ -162,3 +163,24 @@ def test_generator_rejects_bad_parameters(series):
         make_generator("flow", min_patch_fraction=0.0, **GEN).fit(series)
     with pytest.raises(ValueError, match="patch_len"):
         make_generator("flow", **{**GEN, "patch_len": 50}).fit(series[:20])
+
+
+def test_sampling_runs_the_flow_inverse_in_small_chunks_with_the_same_output(series, monkeypatch):
+    # zuko's autoregressive inverse holds memory per sample (about 0.9 MB at 760 features), so proposals
+    # go through it in chunks; chunking must not change a single sample
+    gen = make_generator("flow", mode="tempered", **GEN).fit(series)
+    whole = gen.sample_patches(300, random_state=3)
+    transform = type(gen.flow_().transform)
+    inverse = inspect.getattr_static(transform, "inv")  # a property giving the inverse transform
+    sizes: list[int] = []
+
+    def recording(inv):
+        def call(y):
+            sizes.append(y.shape[0])
+            return inv(y)
+
+        return call
+
+    monkeypatch.setattr(transform, "inv", property(lambda self: recording(inverse.fget(self))))
+    np.testing.assert_array_equal(gen.sample_patches(300, random_state=3), whole)
+    assert sum(sizes) == 300 and max(sizes) <= 64
