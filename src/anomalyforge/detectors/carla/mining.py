@@ -156,7 +156,6 @@ def map_window_scores(
     raise ValueError(f"how must be one of {MAPPINGS}, got {how!r}")
 
 
-@torch.no_grad()
 def feasible_exclusion(starts: np.ndarray, k: int, exclusion: int) -> int:
     """The largest exclusion zone (at most ``exclusion`` steps) that leaves every window ``k`` references.
 
@@ -183,6 +182,7 @@ def feasible_exclusion(starts: np.ndarray, k: int, exclusion: int) -> int:
     return lo
 
 
+@torch.no_grad()
 def knn_distance(
     queries: np.ndarray,
     reference: np.ndarray,
