@@ -65,9 +65,9 @@ SETTINGS = {
 
 def worker(name: str, machine: str, params: dict, out_path: str) -> None:
     """Fit and score one detector; write the scores (and CARLA window scores) and print a JSON line."""
+    from anomalyforge.core.registry import make_detector
     from anomalyforge.datasets import load_series
     from anomalyforge.detectors.carla.mining import MAPPINGS, map_window_scores
-    from anomalyforge.registry import make_detector
 
     data = load_series("SMD", machine)
     det = make_detector(name, **params)

@@ -25,9 +25,9 @@ os.environ.setdefault("ANOMALYFORGE_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from anomalyforge.core.registry import make_detector, make_generator  # noqa: E402
 from anomalyforge.datasets import list_series, load_series  # noqa: E402
 from anomalyforge.metrics import estimate_sliding_window, evaluate  # noqa: E402
-from anomalyforge.registry import make_detector, make_generator  # noqa: E402
 
 SERIES = ("SMD/machine-1-2", "SMD/machine-1-3", "MSL/C-1", "MSL/C-2", "GECCO/gecco2018_water_quality")
 DETECTORS = ("iforest", "copula", "m2ad")

@@ -20,9 +20,9 @@ import time
 import numpy as np
 import torch
 
+from anomalyforge.core.registry import make_detector
 from anomalyforge.datasets import list_series, load_series
 from anomalyforge.metrics import aupr, best_f1, vus_pr
-from anomalyforge.registry import make_detector
 
 SERIES = ("SMD/machine-1-2", "MSL/C-1", "UCR/011")
 WINDOWS = {"SMD": 10, "MSL": 10, "UCR": 64}
@@ -64,7 +64,7 @@ def run_detectors(series: list[str], detectors: list[str], time_budget: float, m
 
 
 def run_generators(window: int, n: int, time_budget: float) -> None:
-    from anomalyforge.generation_report import compare_generators
+    from anomalyforge.apps.generate import compare_generators
 
     params = {
         "flow": {"time_budget": time_budget},
@@ -103,7 +103,7 @@ def run_long(n: int, channels: int, detectors: list[str]) -> None:
 
 
 def _accepts(generator: str, param: str) -> bool:
-    from anomalyforge.registry import make_generator
+    from anomalyforge.core.registry import make_generator
 
     return param in make_generator(generator).get_params()
 

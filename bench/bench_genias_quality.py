@@ -3,7 +3,7 @@
 For MSL (5 channels), SMD (3 machines) and UCR (5 series): fit GenIAS on the training part with a time
 budget, report epochs / seconds / why training stopped / learned psi, and compare its anomalies with the
 rule-based generators by ARP (realism: proximity to the real test anomalies) and EDI (diversity) in one
-Deep SVDD embedding (``anomalyforge.generation_report.compare_generators``, GenIAS App. E). Also draws
+Deep SVDD embedding (``anomalyforge.apps.generate.compare_generators``, GenIAS App. E). Also draws
 normal vs generated windows to ``out/genias_quality/`` (git-ignored).
 
     ANOMALYFORGE_NUM_THREADS=1 .venv/bin/python bench/bench_genias_quality.py [--budget 60] [--quick]
@@ -22,7 +22,7 @@ os.environ.setdefault("ANOMALYFORGE_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-import anomalyforge.generation_report as gr  # noqa: E402
+import anomalyforge.apps.generate as gr  # noqa: E402
 
 torch.set_num_threads(1)
 

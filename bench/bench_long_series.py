@@ -19,7 +19,7 @@ CHILD = r"""
 import json, resource, sys, time
 import numpy as np
 from anomalyforge.metrics import aupr
-from anomalyforge.registry import make_detector
+from anomalyforge.core.registry import make_detector
 
 name, steps, channels, budget = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 rng = np.random.default_rng(0)
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=20.0, help="cap on detectors' time_budget (s)")
     parser.add_argument("--only", help="comma-separated detector names")
     args = parser.parse_args()
-    from anomalyforge.registry import list_detectors
+    from anomalyforge.core.registry import list_detectors
 
     names = args.only.split(",") if args.only else list(list_detectors())
     print(f"{args.steps} steps x {args.channels} channels, training budget cap {args.budget:.0f} s, 1 thread")

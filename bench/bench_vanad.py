@@ -25,9 +25,9 @@ os.environ.setdefault("ANOMALYFORGE_NUM_THREADS", "1")
 
 import torch  # noqa: E402
 
+from anomalyforge.core.registry import make_detector  # noqa: E402
 from anomalyforge.datasets import list_series, load_series  # noqa: E402
 from anomalyforge.metrics import evaluate  # noqa: E402
-from anomalyforge.registry import make_detector  # noqa: E402
 
 SERIES = ("SMD/machine-1-2", "MSL/C-1", "UCR/011")  # SMD machine-1-1 is not in ../shared/datasets
 VARIANTS = {

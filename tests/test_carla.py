@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from anomalyforge.base import BaseGenerator
+from anomalyforge.core.base import BaseGenerator
+from anomalyforge.core.registry import DETECTORS, make_detector
+from anomalyforge.core.validation import window_starts
 from anomalyforge.detectors.carla import CARLA, CarlaNet, map_window_scores, mine_neighbours
 from anomalyforge.detectors.carla.mining import feasible_exclusion, window_stats
-from anomalyforge.registry import DETECTORS, make_detector
-from anomalyforge.validation import window_starts
 
 from .conftest import make_series
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from anomalyforge.base import BaseDetector, BaseGenerator
-from anomalyforge.registry import DETECTORS, GENERATORS
-from anomalyforge.validation import NotFittedError
+from anomalyforge.core.base import BaseDetector, BaseGenerator
+from anomalyforge.core.registry import DETECTORS, GENERATORS
+from anomalyforge.core.validation import NotFittedError
 
 from .conftest import make_series
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from anomalyforge.base import BaseGenerator
+from anomalyforge.core.base import BaseGenerator
+from anomalyforge.core.registry import make_detector
 from anomalyforge.detectors.copula import CopulaDetector
 from anomalyforge.detectors.copula.model import _StudentTQuantile
-from anomalyforge.registry import make_detector
 
 BREAK = slice(500, 800)
 SMALL = dict(
@@ -159,7 +159,7 @@ def test_time_budget_covers_the_generator():
     """The generator gets ``generator_budget`` of ``time_budget``, never more than its own budget."""
     det = CopulaDetector(generator="genias", time_budget=50.0, generator_budget=0.3)
     assert det._make_generator().time_budget == pytest.approx(15.0)
-    from anomalyforge.registry import make_generator
+    from anomalyforge.core.registry import make_generator
 
     own = make_generator("genias", time_budget=5.0)
     assert CopulaDetector(generator=own, time_budget=50.0)._make_generator().time_budget == pytest.approx(5.0)

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import anomalyforge
-from anomalyforge.persistence import load_model
-from anomalyforge.registry import make_detector
-from anomalyforge.thresholds import ContaminationThreshold, GammaThreshold, make_threshold
-from anomalyforge.validation import check_series, sliding_windows, window_starts, windows_to_timesteps
+from anomalyforge.core.persistence import load_model
+from anomalyforge.core.registry import make_detector
+from anomalyforge.core.thresholds import ContaminationThreshold, GammaThreshold, make_threshold
+from anomalyforge.core.validation import check_series, sliding_windows, window_starts, windows_to_timesteps
 
 from .conftest import make_series
 

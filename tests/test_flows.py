@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+from anomalyforge.core.registry import make_detector, make_generator
+from anomalyforge.core.validation import sliding_windows
 from anomalyforge.detectors.flows import PAPER_SETTINGS, build_flow, paper_preset
 from anomalyforge.generators import flow as flow_generator
-from anomalyforge.registry import make_detector, make_generator
-from anomalyforge.validation import sliding_windows
 
 from .conftest import make_series
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from anomalyforge.core.validation import NotFittedError
 from anomalyforge.metrics.generation import DeepSVDDEmbedding, arp, edi, fit_regions
-from anomalyforge.validation import NotFittedError
 
 from .conftest import make_series
 

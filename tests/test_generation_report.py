@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import anomalyforge.datasets as datasets_pkg
+from anomalyforge.apps.generate import anomalous_windows, compare_generators, generate_for_series
 from anomalyforge.datasets.base import SeriesData
-from anomalyforge.generation_report import anomalous_windows, compare_generators, generate_for_series
 
 from .conftest import make_series
 

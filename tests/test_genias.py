@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from anomalyforge.core.registry import make_generator
 from anomalyforge.generators.genias import GenIASGenerator
 from anomalyforge.generators.genias.model import (
     GenIASNet,
@@ -16,7 +17,6 @@ from anomalyforge.generators.genias.model import (
     window_distance,
     zero_perturbation_loss,
 )
-from anomalyforge.registry import make_generator
 
 from .conftest import make_series
 

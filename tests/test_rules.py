@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from anomalyforge.core.registry import make_generator
 from anomalyforge.generators.rules import (
     CARLA_TYPES,
     apply_points,
@@ -13,7 +14,6 @@ from anomalyforge.generators.rules import (
     apply_trend,
     channel_scale,
 )
-from anomalyforge.registry import make_generator
 
 from .conftest import make_series
 

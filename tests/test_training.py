@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from anomalyforge.training import TrainConfig, fit_loop, predict_batched
+from anomalyforge.nn.training import TrainConfig, fit_loop, predict_batched
 
 
 class _Owner:

@@ -23,7 +23,7 @@ def _names(text: str) -> list[str]:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from anomalyforge.registry import list_detectors, list_generators
+    from anomalyforge.core.registry import list_detectors, list_generators
 
     items = list_detectors() if args.command == "detectors" else list_generators()
     width = max(len(n) for n in items)
@@ -33,7 +33,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
-    from anomalyforge.detect import parse_params, run_detection
+    from anomalyforge.apps.detect import parse_params, run_detection
 
     result = run_detection(
         args.series,
@@ -71,8 +71,8 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from anomalyforge.detect import parse_params
-    from anomalyforge.generation_report import compare_generators, generate_for_series
+    from anomalyforge.apps.detect import parse_params
+    from anomalyforge.apps.generate import compare_generators, generate_for_series
 
     if args.compare:
         rows = compare_generators(_names(args.compare), args.dataset, args.series, data_root=args.data_root)
@@ -96,8 +96,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    from anomalyforge.apps.detect import parse_params
     from anomalyforge.bench import run_benchmark
-    from anomalyforge.detect import parse_params
 
     seeds = [int(s) for s in _names(args.seeds)]
     params: dict[str, dict] = {}

@@ -64,7 +64,7 @@ def merge_results(
 
 def _check_params(detectors: list[str], params: dict[str, dict[str, Any]] | None) -> None:
     """Fail before any job runs when ``params`` gives a detector that runs a parameter it lacks."""
-    from anomalyforge.registry import make_detector
+    from anomalyforge.core.registry import make_detector
 
     for name, values in (params or {}).items():
         if name not in detectors:
@@ -100,7 +100,7 @@ def run_benchmark(
         params: optional per-detector parameters, ``{detector: {param: value}}``.
         progress: show a progress bar.
     """
-    from anomalyforge.registry import DETECTORS
+    from anomalyforge.core.registry import DETECTORS
 
     unknown = [d for d in detectors if d not in DETECTORS]
     if unknown:

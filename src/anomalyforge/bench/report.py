@@ -130,8 +130,8 @@ def critical_difference(frame: pd.DataFrame, path: Path, metric: str = "vus_pr")
 
 def dataset_plots(frame: pd.DataFrame, scores_dir: Path, out: Path, data_root: str | None) -> list[Path]:
     """One plot per dataset: its first series with every detector's (kept) scores over the labels."""
+    from anomalyforge.apps.plotting import plot_scores
     from anomalyforge.datasets import load_series
-    from anomalyforge.plotting import plot_scores
 
     paths = []
     for dataset in sorted(frame.dataset.unique()):

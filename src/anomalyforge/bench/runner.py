@@ -101,9 +101,9 @@ def run_job(job: Job, data_root: str | None) -> tuple[dict[str, Any], np.ndarray
     os.environ.setdefault("ANOMALYFORGE_NUM_THREADS", "1")
     from threadpoolctl import threadpool_limits
 
+    from anomalyforge.core.registry import make_detector
     from anomalyforge.datasets import load_series
     from anomalyforge.metrics import estimate_sliding_window, evaluate
-    from anomalyforge.registry import make_detector
 
     row: dict[str, Any] = {
         "job_key": job.key,

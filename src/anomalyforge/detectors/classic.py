@@ -25,10 +25,10 @@ from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
 from sklearn.svm import OneClassSVM
 
-from anomalyforge.base import BaseDetector, Tags
-from anomalyforge.registry import DETECTORS
-from anomalyforge.training import batched
-from anomalyforge.validation import sliding_windows, standardiser, windows_to_timesteps
+from anomalyforge.core.base import BaseDetector, Tags
+from anomalyforge.core.registry import DETECTORS
+from anomalyforge.core.validation import sliding_windows, standardiser, windows_to_timesteps
+from anomalyforge.nn.training import batched
 
 __all__ = [
     "WindowSklearnDetector",

@@ -38,11 +38,11 @@ import numpy as np
 import torch
 import zuko
 
-from anomalyforge.base import BaseGenerator, GeneratorTags
+from anomalyforge.core.base import BaseGenerator, GeneratorTags
+from anomalyforge.core.registry import GENERATORS
+from anomalyforge.core.validation import check_is_fitted
 from anomalyforge.detectors.flows.features import standardise, standardiser, training_vectors
-from anomalyforge.registry import GENERATORS
-from anomalyforge.training import TrainConfig, fit_loop, seed_torch, torch_threads
-from anomalyforge.validation import check_is_fitted
+from anomalyforge.nn.training import TrainConfig, fit_loop, seed_torch, torch_threads
 
 __all__ = ["FlowPatchGenerator"]
 

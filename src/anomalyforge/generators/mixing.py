@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from anomalyforge.core.registry import GENERATORS
 from anomalyforge.generators.rules import _RuleGenerator, channel_scale
-from anomalyforge.registry import GENERATORS
 
 __all__ = ["CutAddPaste", "NCADInjection"]
 

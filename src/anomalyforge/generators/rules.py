@@ -28,8 +28,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from anomalyforge.base import BaseGenerator, GeneratorTags
-from anomalyforge.registry import GENERATORS
+from anomalyforge.core.base import BaseGenerator, GeneratorTags
+from anomalyforge.core.registry import GENERATORS
 
 __all__ = [
     "CARLA_TYPES", "channel_scale", "apply_seasonal", "apply_trend", "apply_points", "apply_shapelet",

@@ -21,8 +21,8 @@ from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors
 from torch import nn
 
-from anomalyforge.training import TrainConfig, fit_loop, predict_batched, seed_torch, torch_threads
-from anomalyforge.validation import check_is_fitted, check_windows
+from anomalyforge.core.validation import check_is_fitted, check_windows
+from anomalyforge.nn.training import TrainConfig, fit_loop, predict_batched, seed_torch, torch_threads
 
 __all__ = ["DeepSVDDEmbedding", "arp", "edi", "fit_regions"]
 

@@ -41,7 +41,9 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import clone
 
-from anomalyforge.base import BaseDetector, BaseGenerator, Tags
+from anomalyforge.core.base import BaseDetector, BaseGenerator, Tags
+from anomalyforge.core.registry import DETECTORS, GENERATORS
+from anomalyforge.core.validation import check_channels, check_is_fitted, check_series, standardiser, window_starts
 from anomalyforge.detectors.carla.backbone import CarlaNet
 from anomalyforge.detectors.carla.mining import (
     MAPPINGS,
@@ -53,9 +55,7 @@ from anomalyforge.detectors.carla.mining import (
     series_windows,
     window_stats,
 )
-from anomalyforge.registry import DETECTORS, GENERATORS
-from anomalyforge.training import TrainConfig, fit_loop, predict_batched, resolve_device, seed_torch, torch_threads
-from anomalyforge.validation import check_channels, check_is_fitted, check_series, standardiser, window_starts
+from anomalyforge.nn.training import TrainConfig, fit_loop, predict_batched, resolve_device, seed_torch, torch_threads
 
 __all__ = ["CARLA"]
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
-from anomalyforge.validation import windows_to_timesteps
+from anomalyforge.core.validation import windows_to_timesteps
 
 __all__ = [
     "mine_neighbours", "knn_distance", "map_window_scores", "series_windows", "window_stats", "WindowGather",

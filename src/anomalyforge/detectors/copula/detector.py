@@ -29,11 +29,11 @@ import numpy as np
 import torch
 from sklearn.base import clone
 
-from anomalyforge.base import BaseDetector, BaseGenerator, Tags
+from anomalyforge.core.base import BaseDetector, BaseGenerator, Tags
+from anomalyforge.core.registry import DETECTORS, make_generator
+from anomalyforge.core.validation import sliding_windows, standardiser, windows_to_timesteps
 from anomalyforge.detectors.copula.model import LatentCopulaModel
-from anomalyforge.registry import DETECTORS, make_generator
-from anomalyforge.training import TrainConfig, batched, fit_loop, predict_batched, seed_torch, torch_threads
-from anomalyforge.validation import sliding_windows, standardiser, windows_to_timesteps
+from anomalyforge.nn.training import TrainConfig, batched, fit_loop, predict_batched, seed_torch, torch_threads
 
 __all__ = ["CopulaDetector"]
 
@@ -74,7 +74,7 @@ class CopulaDetector(BaseDetector):
         terms: what ``anomaly_score`` sums: ``"both"`` (the joint negative log-likelihood), ``"marginal"`` or
             ``"copula"`` (the dependence term alone); training is the same for all three.
         score_batch_size: windows per scoring batch.
-        contamination, threshold: threshold rule (see ``anomalyforge.thresholds``).
+        contamination, threshold: threshold rule (see ``anomalyforge.core.thresholds``).
         random_state: seed of initialisation, window sampling and generation.
     """
 
@@ -299,7 +299,7 @@ class CopulaDetector(BaseDetector):
             with ``terms="both"``),
             each (n_timesteps,) after the window -> step mapping.
         """
-        from anomalyforge.validation import check_channels, check_is_fitted, check_series
+        from anomalyforge.core.validation import check_channels, check_is_fitted, check_series
 
         check_is_fitted(self)
         X = check_series(X, min_length=self._min_length())
@@ -314,7 +314,7 @@ class CopulaDetector(BaseDetector):
 
     def correlation(self) -> np.ndarray:
         """The fitted copula correlation matrix, (D, D) with D = n_channels * latent_dim."""
-        from anomalyforge.validation import check_is_fitted
+        from anomalyforge.core.validation import check_is_fitted
 
         check_is_fitted(self)
         with torch.no_grad():

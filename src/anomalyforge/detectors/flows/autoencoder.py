@@ -20,10 +20,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from anomalyforge.base import BaseDetector, Tags
+from anomalyforge.core.base import BaseDetector, Tags
+from anomalyforge.core.registry import DETECTORS
+from anomalyforge.core.validation import sliding_windows, windows_to_timesteps
 from anomalyforge.detectors.flows.features import standardise, standardiser, training_vectors
-from anomalyforge.registry import DETECTORS
-from anomalyforge.training import (
+from anomalyforge.nn.training import (
     TrainConfig,
     fit_loop,
     predict_batched,
@@ -31,7 +32,6 @@ from anomalyforge.training import (
     seed_torch,
     torch_threads,
 )
-from anomalyforge.validation import sliding_windows, windows_to_timesteps
 
 __all__ = ["DenseAutoencoder", "WindowAutoencoder"]
 

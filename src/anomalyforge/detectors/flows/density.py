@@ -21,7 +21,9 @@ import numpy as np
 import torch
 import zuko
 
-from anomalyforge.base import BaseDetector, Tags
+from anomalyforge.core.base import BaseDetector, Tags
+from anomalyforge.core.registry import DETECTORS
+from anomalyforge.core.validation import sliding_windows, windows_to_timesteps
 from anomalyforge.detectors.flows.features import (
     WindowPCA,
     fit_pca,
@@ -29,8 +31,7 @@ from anomalyforge.detectors.flows.features import (
     standardiser,
     training_vectors,
 )
-from anomalyforge.registry import DETECTORS
-from anomalyforge.training import (
+from anomalyforge.nn.training import (
     TrainConfig,
     fit_loop,
     predict_batched,
@@ -38,7 +39,6 @@ from anomalyforge.training import (
     seed_torch,
     torch_threads,
 )
-from anomalyforge.validation import sliding_windows, windows_to_timesteps
 
 __all__ = ["build_flow", "FlowDetector", "RealNVPDetector", "MAFDetector"]
 

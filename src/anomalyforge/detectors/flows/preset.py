@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from anomalyforge.base import BaseDetector
-from anomalyforge.registry import make_detector
+from anomalyforge.core.base import BaseDetector
+from anomalyforge.core.registry import make_detector
 
 __all__ = ["PAPER_SETTINGS", "paper_preset"]
 

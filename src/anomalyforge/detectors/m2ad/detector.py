@@ -32,7 +32,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from anomalyforge.base import BaseDetector, Tags
+from anomalyforge.core.base import BaseDetector, Tags
+from anomalyforge.core.registry import DETECTORS
+from anomalyforge.core.validation import check_channels, check_is_fitted, check_series, sliding_windows, standardiser
 from anomalyforge.detectors.m2ad.residuals import (
     LSTMForecaster,
     fisher_statistic,
@@ -43,9 +45,7 @@ from anomalyforge.detectors.m2ad.residuals import (
     mixture_log_sf,
     residual_features,
 )
-from anomalyforge.registry import DETECTORS
-from anomalyforge.training import TrainConfig, fit_loop, predict_batched, seed_torch, torch_threads
-from anomalyforge.validation import check_channels, check_is_fitted, check_series, sliding_windows, standardiser
+from anomalyforge.nn.training import TrainConfig, fit_loop, predict_batched, seed_torch, torch_threads
 
 __all__ = ["M2AD"]
 

@@ -55,7 +55,9 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from anomalyforge.base import BaseDetector, Tags
+from anomalyforge.core.base import BaseDetector, Tags
+from anomalyforge.core.registry import DETECTORS
+from anomalyforge.core.validation import sliding_windows, standardiser, windows_to_timesteps
 from anomalyforge.detectors.vanad.checkpoint import load_mae_checkpoint
 from anomalyforge.detectors.vanad.flow import build_flow, fit_flow, flow_nll
 from anomalyforge.detectors.vanad.image import (
@@ -68,9 +70,7 @@ from anomalyforge.detectors.vanad.image import (
     windows_to_images,
 )
 from anomalyforge.detectors.vanad.mae import MAEConfig, MaskedAutoencoder
-from anomalyforge.registry import DETECTORS
-from anomalyforge.training import TrainConfig, batched, fit_loop, resolve_device, seed_torch, torch_threads
-from anomalyforge.validation import sliding_windows, standardiser, windows_to_timesteps
+from anomalyforge.nn.training import TrainConfig, batched, fit_loop, resolve_device, seed_torch, torch_threads
 
 __all__ = ["VanAD"]
 

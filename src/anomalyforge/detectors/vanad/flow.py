@@ -16,7 +16,7 @@ import torch
 import zuko
 from torch import nn
 
-from anomalyforge.training import TrainConfig, TrainReport, fit_loop
+from anomalyforge.nn.training import TrainConfig, TrainReport, fit_loop
 
 __all__ = ["build_flow", "fit_flow", "flow_nll"]
 

@@ -13,7 +13,9 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from anomalyforge.base import BaseGenerator, GeneratedAnomalies, GeneratorTags
+from anomalyforge.core.base import BaseGenerator, GeneratedAnomalies, GeneratorTags
+from anomalyforge.core.registry import GENERATORS
+from anomalyforge.core.validation import check_is_fitted, check_series, sliding_windows
 from anomalyforge.generators.genias.model import (
     GenIASNet,
     compact_kl,
@@ -23,9 +25,7 @@ from anomalyforge.generators.genias.model import (
     window_distance,
     zero_perturbation_loss,
 )
-from anomalyforge.registry import GENERATORS
-from anomalyforge.training import TrainConfig, fit_loop, resolve_device, seed_torch, torch_threads
-from anomalyforge.validation import check_is_fitted, check_series, sliding_windows
+from anomalyforge.nn.training import TrainConfig, fit_loop, resolve_device, seed_torch, torch_threads
 
 __all__ = ["GenIASGenerator"]
 

@@ -15,8 +15,8 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from anomalyforge.thresholds import make_threshold
-from anomalyforge.validation import (
+from anomalyforge.core.thresholds import make_threshold
+from anomalyforge.core.validation import (
     check_channels,
     check_is_fitted,
     check_series,
@@ -62,14 +62,14 @@ class SaveLoadMixin:
 
     def save(self, path: str | Path) -> Path:
         """Write the model to one ``.safetensors`` file (JSON config + weights, never pickle)."""
-        from anomalyforge.persistence import save_model
+        from anomalyforge.core.persistence import save_model
 
         return save_model(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
         """Read a model written by ``save``; a tampered file or another version raises ``ValueError``."""
-        from anomalyforge.persistence import load_model
+        from anomalyforge.core.persistence import load_model
 
         obj = load_model(path)
         if not isinstance(obj, cls):

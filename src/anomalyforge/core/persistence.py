@@ -21,7 +21,7 @@ from safetensors.numpy import save_file
 from sklearn.base import BaseEstimator
 
 import anomalyforge
-from anomalyforge.thresholds import BaseThreshold, threshold_from_config
+from anomalyforge.core.thresholds import BaseThreshold, threshold_from_config
 
 __all__ = ["save_model", "load_model", "FORMAT_VERSION"]
 
@@ -30,7 +30,7 @@ _TRUSTED_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
 
 
 def _is_ours(obj: Any) -> bool:
-    from anomalyforge.base import BaseDetector, BaseGenerator
+    from anomalyforge.core.base import BaseDetector, BaseGenerator
 
     return isinstance(obj, BaseDetector | BaseGenerator)
 
@@ -65,7 +65,7 @@ def _decode_param(value: Any) -> Any:
 
 
 def _describe(obj: Any) -> dict[str, Any]:
-    from anomalyforge.base import BaseDetector
+    from anomalyforge.core.base import BaseDetector
 
     kind = "detector" if isinstance(obj, BaseDetector) else "generator"
     name = getattr(obj, "registry_name", None)
@@ -76,7 +76,7 @@ def _describe(obj: Any) -> dict[str, Any]:
 
 
 def _instantiate(desc: dict[str, Any]) -> Any:
-    from anomalyforge.registry import DETECTORS, GENERATORS
+    from anomalyforge.core.registry import DETECTORS, GENERATORS
 
     registry = DETECTORS if desc["kind"] == "detector" else GENERATORS
     entry = registry.entry(desc["name"])

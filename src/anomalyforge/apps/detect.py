@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from anomalyforge.apps.plotting import plot_scores
+from anomalyforge.core.registry import make_detector
 from anomalyforge.datasets.generic import load_generic
-from anomalyforge.plotting import plot_scores
-from anomalyforge.registry import make_detector
 
 __all__ = ["DetectionResult", "run_detection", "parse_params"]
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from anomalyforge.base import BaseGenerator, GeneratedAnomalies
+from anomalyforge.core.base import BaseGenerator, GeneratedAnomalies
+from anomalyforge.core.registry import make_generator
+from anomalyforge.core.validation import sliding_windows
 from anomalyforge.metrics.generation import DeepSVDDEmbedding, arp, edi, fit_regions
-from anomalyforge.registry import make_generator
-from anomalyforge.validation import sliding_windows
 
 __all__ = ["generate_for_series", "compare_generators", "load_series_data", "anomalous_windows"]
 

@@ -1,0 +1,1 @@
+"""What the command line does: detect, fit/score, generate, plotting and --param parsing."""
