@@ -161,6 +161,32 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         return self.fit(X, y).predict(X)
 
+    # ------------------------------------------------------------------------------- training record
+    def _record_training(self, part: str, report: Any) -> None:
+        """Record how one trained part ended (a ``TrainReport`` or its ``as_dict()``), under ``part``.
+
+        Every model that trains calls this once per part it trains (``"model"``, ``"stage1"``,
+        ``"generator"``, ...); ``training_summary`` and the benchmark rows read it.
+        """
+        entry = dict(report.as_dict() if hasattr(report, "as_dict") else report)
+        self.__dict__.setdefault("training_log_", {})[part] = entry
+
+    def training_summary(self) -> dict[str, Any]:
+        """How fitting ended: ``{"parts": {part: report}, "stopped_by": {part: reason}, "epochs": {part: n},
+        "budget_cut": bool}``; ``budget_cut`` is True when any part stopped on its wall-time budget.
+
+        A detector that trains nothing has no parts (``stopped_by`` empty, ``budget_cut`` False).
+        """
+        check_is_fitted(self)
+        parts = dict(getattr(self, "training_log_", {}))
+        stopped = {k: str(v.get("stopped_by", "")) for k, v in parts.items()}
+        return {
+            "parts": parts,
+            "stopped_by": stopped,
+            "epochs": {k: v.get("epochs_run") for k, v in parts.items()},
+            "budget_cut": any(reason == "time budget" for reason in stopped.values()),
+        }
+
     @staticmethod
     def _checked_scores(scores: Any, n: int) -> np.ndarray:
         scores = np.asarray(scores, dtype=np.float64).reshape(-1)
