@@ -66,8 +66,8 @@ SETTINGS = {
 def worker(name: str, machine: str, params: dict, out_path: str) -> None:
     """Fit and score one detector; write the scores (and CARLA window scores) and print a JSON line."""
     from anomalyforge.core.registry import make_detector
+    from anomalyforge.core.windows import windows_to_steps
     from anomalyforge.datasets import load_series
-    from anomalyforge.detectors.carla.mining import MAPPINGS, map_window_scores
 
     data = load_series("SMD", machine)
     det = make_detector(name, **params)
@@ -81,8 +81,8 @@ def worker(name: str, machine: str, params: dict, out_path: str) -> None:
     info: dict = {}
     if hasattr(det, "window_scores"):
         ws, starts = det.window_scores(data.test)  # same windows as anomaly_score, mapped every way below
-        for how in MAPPINGS:
-            arrays[f"map_{how}"] = map_window_scores(ws, starts, det.window, len(data.test), how)
+        for how in ("last", "max", "mean", "min"):
+            arrays[f"map_{how}"] = windows_to_steps(ws, starts, det.window, len(data.test), how)
         info = {
             "how": det.how,
             "generation": det.generation_report_,

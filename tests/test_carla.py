@@ -12,8 +12,8 @@ import torch
 
 from anomalyforge.core.base import BaseGenerator
 from anomalyforge.core.registry import DETECTORS, make_detector
-from anomalyforge.core.validation import window_starts
-from anomalyforge.detectors.carla import CARLA, CarlaNet, map_window_scores, mine_neighbours
+from anomalyforge.core.windows import window_starts
+from anomalyforge.detectors.carla import CARLA, CarlaNet, mine_neighbours
 from anomalyforge.detectors.carla.mining import feasible_exclusion, window_stats
 
 from .conftest import make_series
@@ -106,16 +106,6 @@ def test_majority_class_rule_and_window_scores(fitted):
     scores, starts = det.window_scores(train, stride=1)
     np.testing.assert_allclose(scores, 1.0 - p[:, det.normal_class_], rtol=1e-5, atol=1e-6)
     assert len(starts) == len(windows)
-
-
-def test_mapping_last_and_min():
-    starts = window_starts(10, 4, 3)  # [0, 3, 6]
-    s = np.array([1.0, 5.0, 2.0])
-    np.testing.assert_array_equal(map_window_scores(s, starts, 4, 10, "last"), [1, 1, 1, 1, 5, 5, 5, 2, 2, 2])
-    np.testing.assert_array_equal(map_window_scores(s, starts, 4, 10, "max"), [1, 1, 1, 5, 5, 5, 5, 2, 2, 2])
-    np.testing.assert_array_equal(map_window_scores(s, starts, 4, 10, "min"), [1, 1, 1, 1, 5, 5, 2, 2, 2, 2])
-    with pytest.raises(ValueError, match="how"):
-        map_window_scores(s, starts, 4, 10, "median")
 
 
 def test_detector_separates_an_obvious_planted_anomaly():

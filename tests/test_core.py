@@ -12,7 +12,8 @@ import anomalyforge
 from anomalyforge.core.persistence import load_model
 from anomalyforge.core.registry import make_detector
 from anomalyforge.core.thresholds import ContaminationThreshold, GammaThreshold, make_threshold
-from anomalyforge.core.validation import check_series, sliding_windows, window_starts, windows_to_timesteps
+from anomalyforge.core.validation import check_series
+from anomalyforge.core.windows import sliding_windows, window_starts, windows_to_steps
 
 from .conftest import make_series
 
@@ -48,17 +49,17 @@ def test_window_longer_than_series_is_a_clear_error():
 
 
 @pytest.mark.parametrize("n, w, s", [(50, 7, 1), (50, 8, 3), (23, 5, 4), (10, 10, 1), (101, 10, 7)])
-def test_windows_to_timesteps_matches_brute_force(n, w, s):
+def test_windows_to_steps_matches_brute_force(n, w, s):
     rng = np.random.default_rng(n + w + s)
     starts = window_starts(n, w, s)
     assert starts[-1] == n - w  # the last step is always covered
     scores = rng.normal(size=len(starts))
     covering = [[i for i, a in enumerate(starts) if a <= t < a + w] for t in range(n)]
     np.testing.assert_allclose(
-        windows_to_timesteps(scores, starts, w, n, "max"), [scores[c].max() for c in covering]
+        windows_to_steps(scores, starts, w, n, "max"), [scores[c].max() for c in covering]
     )
     np.testing.assert_allclose(
-        windows_to_timesteps(scores, starts, w, n, "mean"), [scores[c].mean() for c in covering]
+        windows_to_steps(scores, starts, w, n, "mean"), [scores[c].mean() for c in covering]
     )
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from anomalyforge.core.registry import make_detector, make_generator
-from anomalyforge.core.validation import sliding_windows
+from anomalyforge.core.windows import sliding_windows
 from anomalyforge.detectors.flows import PAPER_SETTINGS, build_flow, paper_preset
 from anomalyforge.generators import flow as flow_generator
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from anomalyforge.core.base import BaseGenerator, GeneratedAnomalies
 from anomalyforge.core.registry import make_generator
-from anomalyforge.core.validation import sliding_windows
+from anomalyforge.core.windows import sliding_windows
 from anomalyforge.metrics.generation import DeepSVDDEmbedding, arp, edi, fit_regions
 
 __all__ = ["generate_for_series", "compare_generators", "load_series_data", "anomalous_windows"]

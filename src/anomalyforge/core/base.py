@@ -15,15 +15,30 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from anomalyforge.core.thresholds import make_threshold
+from anomalyforge.core.thresholds import BaseThreshold, make_threshold
 from anomalyforge.core.validation import (
+    Interval,
     check_channels,
     check_is_fitted,
     check_series,
     check_windows,
+    validate_params,
+)
+from anomalyforge.core.windows import (
+    HOWS,
+    WindowGather,
+    WindowSpec,
+    check_how,
+    score_series,
+    standardise,
+    standardiser,
+    training_windows,
 )
 
-__all__ = ["Tags", "GeneratorTags", "BaseDetector", "BaseGenerator", "GeneratedAnomalies"]
+__all__ = ["Tags", "GeneratorTags", "BaseDetector", "WindowDetector", "BaseGenerator", "GeneratedAnomalies"]
+
+#: ``random_state`` of every model: a seed or None (None still gives a fixed default seed where noted).
+RANDOM_STATE = [None, Interval(int, 0, None)]
 
 
 @dataclass(frozen=True)
@@ -57,8 +72,23 @@ class GeneratorTags:
     uses_torch: bool = False
 
 
+def _declared_constraints(cls: type) -> dict[str, list[Any]]:
+    """The ``_parameter_constraints`` of a class and its bases, the subclass's winning."""
+    out: dict[str, list[Any]] = {}
+    for klass in reversed(cls.__mro__):
+        out.update(klass.__dict__.get("_parameter_constraints", {}))
+    return out
+
+
 class SaveLoadMixin:
-    """``save`` / ``load`` for registered detectors and generators (see persistence.py)."""
+    """``save`` / ``load`` for registered detectors and generators (see persistence.py), and the declared
+    parameter checks both run before fitting."""
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
+
+    def _validate_params(self) -> None:
+        """Check every constructor parameter against the constraints declared by the class and its bases."""
+        validate_params(type(self).__name__, self.get_params(deep=False), _declared_constraints(type(self)))
 
     def save(self, path: str | Path) -> Path:
         """Write the model to one ``.safetensors`` file (JSON config + weights, never pickle)."""
@@ -84,13 +114,20 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
     shape (n_timesteps, n_channels). After ``fit`` the detector has ``n_channels_in_``, ``train_scores_``
     (scores of the training series, used for thresholds) and ``threshold_``.
 
-    The ``threshold`` parameter of subclasses (None, a float, ``"contamination"``, ``"gamma"`` or a
-    threshold object) with ``contamination`` decides ``threshold_``; subclasses that do not declare these
-    parameters use a 1 % contamination quantile of the training scores.
+    Every detector takes ``threshold`` (None, a float, ``"contamination"``, ``"gamma"`` or a threshold
+    object) and ``contamination`` (a share in (0, 0.5)): together they decide ``threshold_``. Every
+    constructor parameter is declared once in ``_parameter_constraints`` (here for these two, in the class
+    that owns the others) and checked before ``_fit``.
     """
 
     tags: ClassVar[Tags] = Tags()
     registry_name: ClassVar[str | None] = None
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "contamination": [Interval(float, 0.0, 0.5, "neither")],
+        "threshold": [None, Interval(float), str, BaseThreshold],
+    }
+    threshold: Any
+    contamination: float
 
     # ----------------------------------------------------------------------------------------- hooks
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
@@ -102,8 +139,9 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
     def _build_modules(self) -> None:
         """Recreate torch modules (empty weights) from params and JSON fitted state, for ``load``."""
 
-    def _min_length(self) -> int:
-        return max(int(getattr(self, "window", 0) or 0), self.tags.min_length)
+    def min_series_length(self) -> int:
+        """Fewest time steps ``fit`` and scoring accept (windowed detectors: at least one window)."""
+        return self.tags.min_length
 
     # ---------------------------------------------------------------------------------------- public
     def fit(self, X: Any, y: Any = None) -> BaseDetector:
@@ -116,7 +154,8 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
         Returns:
             self.
         """
-        X = check_series(X, min_length=self._min_length(), allow_nan=self.tags.allow_nan)
+        self._validate_params()
+        X = check_series(X, min_length=self.min_series_length(), allow_nan=self.tags.allow_nan)
         if X.shape[1] > 1 and not self.tags.multivariate:
             raise ValueError(
                 f"{type(self).__name__} handles one channel, X has {X.shape[1]}; "
@@ -132,7 +171,7 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
         self.n_channels_in_ = X.shape[1]
         if not hasattr(self, "train_scores_"):
             self.train_scores_ = self._checked_scores(self._score(X), X.shape[0])
-        rule = make_threshold(getattr(self, "threshold", None), getattr(self, "contamination", 0.01))
+        rule = make_threshold(self.threshold, self.contamination)
         self.threshold_ = float(rule.fit(self.train_scores_))
         return self
 
@@ -146,7 +185,7 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
             float64 array of shape (n_timesteps,), all finite.
         """
         check_is_fitted(self)
-        X = check_series(X, min_length=self._min_length(), allow_nan=self.tags.allow_nan)
+        X = check_series(X, min_length=self.min_series_length(), allow_nan=self.tags.allow_nan)
         check_channels(X, self.n_channels_in_, type(self).__name__)
         return self._checked_scores(self._score(X), X.shape[0])
 
@@ -198,6 +237,55 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
         return scores
 
 
+class WindowDetector(BaseDetector):
+    """A detector whose model sees windows; the shared pipeline (``core.windows``) does everything else.
+
+    ``fit`` standardises the series per channel (``mean_``, ``std_``), cuts training windows every
+    ``train_stride`` steps, keeps at most ``max_train_windows`` evenly spread and hands them to
+    ``_fit_windows``; scoring standardises with the training statistics, slides windows every
+    ``score_stride`` steps, scores them in batches with ``_score_windows`` and maps the window scores to
+    steps with ``how``. A subclass writes only:
+
+    - ``_window_spec()``: a ``WindowSpec`` built explicitly from its own parameters;
+    - ``_fit_windows(windows, Z)``: fit the model on the training windows (a lazy ``WindowGather``;
+      ``Z`` is the whole standardised training series, for models that need more than the windows);
+    - ``_score_windows(batch)``: (b, window, C) windows -> (b,) scores, or (b, window) per-step scores
+      (declare ``per_step_scores = True``; such a model supports ``how="point"`` too).
+    """
+
+    per_step_scores: ClassVar[bool] = False
+
+    def _window_spec(self) -> WindowSpec:
+        raise NotImplementedError
+
+    def _fit_windows(self, windows: WindowGather, Z: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _score_windows(self, batch: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def supported_how(self) -> tuple[str, ...]:
+        """The window -> step mappings this model supports."""
+        return HOWS if self.per_step_scores else tuple(h for h in HOWS if h != "point")
+
+    def min_series_length(self) -> int:
+        return max(self._window_spec().window, self.tags.min_length)
+
+    def _standardise(self, X: np.ndarray) -> np.ndarray:
+        spec = self._window_spec()
+        return standardise(X, self.mean_, self.std_, spec.clip, spec.dtype)
+
+    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
+        spec = self._window_spec()
+        check_how(spec.how, self.supported_how(), type(self).__name__)
+        self.mean_, self.std_ = standardiser(X)
+        Z = self._standardise(X)
+        self._fit_windows(training_windows(Z, spec), Z)
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        return score_series(self._score_windows, self._standardise(X), self._window_spec())
+
+
 @dataclass
 class GeneratedAnomalies:
     """Output of ``BaseGenerator.generate``.
@@ -241,9 +329,18 @@ class BaseGenerator(SaveLoadMixin, BaseEstimator):
     def _build_modules(self) -> None:
         """Recreate torch modules from params and JSON fitted state, for ``load``."""
 
+    def min_series_length(self) -> int:
+        """Fewest time steps ``fit`` accepts (generators with a window: the window)."""
+        return 2
+
+    def default_window(self) -> int:
+        """The window ``inject`` uses when none is given (generators with a window parameter: that)."""
+        return 100
+
     def fit(self, X: Any, y: Any = None) -> BaseGenerator:
         """Fit on a normal series (n_timesteps, n_channels); returns self."""
-        X = check_series(X, min_length=max(int(getattr(self, "window", 0) or 0), 2))
+        self._validate_params()
+        X = check_series(X, min_length=self.min_series_length())
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
             delattr(self, attr)
         self._fit(X)
@@ -262,6 +359,7 @@ class BaseGenerator(SaveLoadMixin, BaseEstimator):
             ``GeneratedAnomalies`` with n_windows * n_per_window entries; every one differs from its
             source window in at least one cell, and ``mask`` marks exactly the cells that differ.
         """
+        self._validate_params()
         W = check_windows(windows)
         if self.tags.requires_training:
             check_is_fitted(self)
@@ -310,7 +408,7 @@ class BaseGenerator(SaveLoadMixin, BaseEstimator):
             exactly the cells that changed.
         """
         X = check_series(series)
-        window = int(window or getattr(self, "window", None) or 100)
+        window = int(window or self.default_window())
         if X.shape[0] < window:
             raise ValueError(f"the series has {X.shape[0]} steps, shorter than the window ({window})")
         starts = np.arange(0, X.shape[0] - window + 1, window)  # non-overlapping slots

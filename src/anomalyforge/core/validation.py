@@ -1,4 +1,4 @@
-"""Input validation, sliding windows and the window -> time-step score mapping.
+"""Input validation: series, windows, fitted state, channel counts and declared parameter constraints.
 
 Every public entry point of the package validates its input here, so that a bad series fails early with a
 message that names the problem and what to do about it.
@@ -6,11 +6,12 @@ message that names the problem and what to do about it.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Hashable
+from dataclasses import dataclass
+from numbers import Real
+from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
-from scipy.ndimage import maximum_filter1d
 from sklearn.exceptions import NotFittedError
 
 __all__ = [
@@ -19,10 +20,9 @@ __all__ = [
     "check_windows",
     "check_is_fitted",
     "check_channels",
-    "standardiser",
-    "window_starts",
-    "sliding_windows",
-    "windows_to_timesteps",
+    "Interval",
+    "Options",
+    "validate_params",
 ]
 
 
@@ -125,101 +125,83 @@ def check_channels(X: np.ndarray, n_expected: int, owner: str = "the detector") 
         raise ValueError(f"X has {X.shape[1]} channels, {owner} was fitted on {n_expected}")
 
 
-def standardiser(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and standard deviation of X (n, C); constant channels get std 1.
+# ------------------------------------------------------------------------------ parameter constraints
+@dataclass(frozen=True)
+class Interval:
+    """A number in a range: ``Interval(int, 1, None)`` is an int >= 1; ``Interval(float, 0, 1, "neither")``
+    a real in (0, 1). Ints are accepted for floats; bools never count as numbers."""
 
-    Constant channels are kept: with std 1 they add nothing to a distance but never divide by zero.
-    """
-    mean = X.mean(axis=0)
-    std = X.std(axis=0)
-    return mean, np.where(std > 1e-12, std, 1.0)
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    closed: str = "both"  # "both", "left", "right" or "neither"
 
-
-def window_starts(n_timesteps: int, window: int, stride: int = 1) -> np.ndarray:
-    """Start indices of windows of length ``window`` every ``stride`` steps, always covering the last step.
-
-    Returns:
-        int64 array of shape (n_windows,); the last start is ``n_timesteps - window`` even when the
-        stride does not land on it, so no time step is ever left without a window.
-    """
-    if window < 1 or stride < 1:
-        raise ValueError(f"window and stride must be >= 1; got window={window}, stride={stride}")
-    if n_timesteps < window:
-        raise ValueError(
-            f"the series has {n_timesteps} time steps, shorter than the window ({window}); "
-            "pass a longer series or a smaller window"
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, bool | np.bool_):
+            return False
+        ok_type = isinstance(value, int | np.integer) if self.kind is int else isinstance(value, Real)
+        if not ok_type or (self.kind is not int and not np.isfinite(value)):
+            return False
+        if self.low is not None and (value < self.low or (value == self.low and self.closed in ("right", "neither"))):
+            return False
+        return not (
+            self.high is not None and (value > self.high or (value == self.high and self.closed in ("left", "neither")))
         )
-    starts = np.arange(0, n_timesteps - window + 1, stride, dtype=np.int64)
-    if starts[-1] != n_timesteps - window:
-        starts = np.append(starts, n_timesteps - window)
-    return starts
+
+    def describe(self) -> str:
+        kind = "an int" if self.kind is int else "a number"
+        left = "[" if self.closed in ("both", "left") else "("
+        right = "]" if self.closed in ("both", "right") else ")"
+        if self.high is None:
+            return f"{kind} {'>=' if left == '[' else '>'} {self.low}" if self.low is not None else kind
+        if self.low is None:
+            return f"{kind} {'<=' if right == ']' else '<'} {self.high}"
+        return f"{kind} in {left}{self.low}, {self.high}{right}"
 
 
-def sliding_windows(X: np.ndarray, window: int, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Windows of a series as a zero-copy view.
+@dataclass(frozen=True)
+class Options:
+    """One of a fixed set of values (strings, usually)."""
 
-    Args:
-        X: (n_timesteps, n_channels) array.
-        window: window length.
-        stride: step between window starts.
+    values: tuple[Any, ...]
 
-    Returns:
-        ``(windows, starts)``: windows of shape (n_windows, window, n_channels) (a read-only view: index
-        batches of it and copy only the batch, so 100k-step series never materialise all windows) and
-        their start indices (n_windows,).
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, Hashable) and not isinstance(value, bool) and value in self.values
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(repr(v) for v in self.values)
+
+
+def _accepts(constraint: Any, value: Any) -> bool:
+    if constraint is None:
+        return value is None
+    if isinstance(constraint, type):
+        return isinstance(value, constraint)
+    return bool(constraint.accepts(value))
+
+
+def _describe(constraint: Any) -> str:
+    if constraint is None:
+        return "None"
+    if isinstance(constraint, type):
+        return f"a {constraint.__name__}"
+    return str(constraint.describe())
+
+
+def validate_params(owner: str, params: dict[str, Any], constraints: dict[str, list[Any]]) -> None:
+    """Check every parameter against its declared constraints (a list of alternatives).
+
+    An alternative is ``None``, a type (``isinstance``), an ``Interval`` or ``Options``. A parameter with no
+    declared constraint is not checked here (a user's own subclass may declare none); the common checks
+    require every registered detector and generator to declare every parameter.
+
+    Raises:
+        ValueError: naming the parameter, the value given and what is accepted.
     """
-    X = np.asarray(X)
-    if X.ndim == 1:
-        X = X[:, None]
-    starts = window_starts(X.shape[0], window, stride)
-    view = sliding_window_view(X, window, axis=0)  # (n - window + 1, C, window)
-    return view[starts].transpose(0, 2, 1) if stride != 1 else view.transpose(0, 2, 1), starts
-
-
-def windows_to_timesteps(
-    window_scores: np.ndarray,
-    starts: np.ndarray,
-    window: int,
-    n_timesteps: int,
-    how: Literal["max", "mean"] = "max",
-) -> np.ndarray:
-    """Map one score per window back to one score per time step.
-
-    Each step gets the maximum (``how="max"``) or the mean (``how="mean"``) of the scores of every window
-    that contains it. ``max`` keeps a short anomaly's peak visible in every step the anomalous window
-    covers; ``mean`` gives smoother scores. Windows must cover every step (``window_starts`` guarantees it).
-
-    Args:
-        window_scores: (n_windows,) scores.
-        starts: (n_windows,) start index of each window.
-        window: window length.
-        n_timesteps: length of the scored series.
-        how: "max" or "mean".
-
-    Returns:
-        float64 array of shape (n_timesteps,).
-    """
-    window_scores = np.asarray(window_scores, dtype=np.float64).ravel()
-    starts = np.asarray(starts, dtype=np.int64).ravel()
-    if window_scores.shape != starts.shape:
-        raise ValueError(f"{window_scores.shape[0]} window scores for {starts.shape[0]} window starts")
-    if how == "max":
-        by_start = np.full(n_timesteps, -np.inf)
-        np.maximum.at(by_start, starts, window_scores)
-        # step t is covered by windows starting in [t - window + 1, t]: a trailing running maximum.
-        out = maximum_filter1d(by_start, size=window, origin=(window - 1) // 2, mode="constant", cval=-np.inf)
-    elif how == "mean":
-        total = np.zeros(n_timesteps + 1)
-        count = np.zeros(n_timesteps + 1)
-        np.add.at(total, starts, window_scores)
-        np.add.at(total, starts + window, -window_scores)
-        np.add.at(count, starts, 1.0)
-        np.add.at(count, starts + window, -1.0)
-        total, count = np.cumsum(total)[:-1], np.cumsum(count)[:-1]
-        out = np.where(count > 0, total / np.maximum(count, 1), -np.inf)
-    else:
-        raise ValueError(f"how must be 'max' or 'mean', got {how!r}")
-    if not np.isfinite(out).all():
-        missing = int((~np.isfinite(out)).sum())
-        raise ValueError(f"{missing} time steps are covered by no window; windows must cover the series")
-    return out
+    for name, value in params.items():
+        if name not in constraints:
+            continue
+        allowed = constraints[name]
+        if not any(_accepts(c, value) for c in allowed):
+            expected = " or ".join(_describe(c) for c in allowed)
+            raise ValueError(f"{owner}: parameter {name}={value!r} is not valid; expected {expected}")

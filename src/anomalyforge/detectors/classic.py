@@ -1,11 +1,10 @@
 """Classic detectors on sliding windows, via scikit-learn, plus a per-step z-score baseline.
 
 Each window of ``window`` steps (all channels, standardised with the training mean and standard
-deviation) is one feature vector. Training uses at most ``max_train_windows`` windows, evenly spread
-over the training series; scoring slides over the test series every ``score_stride`` steps (always
-covering the last step) and maps window scores back to steps with ``windows_to_timesteps`` (``how``:
-each step takes the max, or the mean, of the windows that contain it). Scoring runs in batches over a
-zero-copy window view, so long series never hold every window in memory.
+deviation) is one feature vector. The shared window pipeline (``core.windows``, through
+``WindowDetector``) trains on at most ``max_train_windows`` windows evenly spread over the training
+series, scores every ``score_stride`` steps in batches of a zero-copy window view and maps window scores to
+steps with ``how``; each class here only fits and applies its scikit-learn model to window vectors.
 
 Defaults follow ../shared/papers/normalizing_flow_anomaly_detection.txt where it gives them: isolation
 forest with 100 trees and contamination 0.05, one-class SVM with an RBF kernel, gamma 0.1, nu 0.05, and
@@ -25,10 +24,10 @@ from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
 from sklearn.svm import OneClassSVM
 
-from anomalyforge.core.base import BaseDetector, Tags
+from anomalyforge.core.base import RANDOM_STATE, BaseDetector, Tags, WindowDetector
 from anomalyforge.core.registry import DETECTORS
-from anomalyforge.core.validation import sliding_windows, standardiser, windows_to_timesteps
-from anomalyforge.nn.training import batched
+from anomalyforge.core.validation import Interval, Options
+from anomalyforge.core.windows import WindowGather, WindowSpec, standardiser
 
 __all__ = [
     "WindowSklearnDetector",
@@ -44,10 +43,26 @@ __all__ = [
 _SMALL = {"window": 8, "max_train_windows": 300}
 
 
-class WindowSklearnDetector(BaseDetector):
-    """Shared machinery: standardise, window, fit a scikit-learn model, score windows in batches."""
+class WindowSklearnDetector(WindowDetector):
+    """Shared machinery: a scikit-learn model fitted on, and applied to, flattened window vectors.
+
+    Parameters owned here (every subclass takes them): ``window``, ``max_train_windows``, ``score_stride``,
+    ``how`` (``"max"``, ``"mean"``, ``"min"`` or ``"last"``) and ``batch_size`` (windows per scoring batch).
+    """
 
     tags: ClassVar[Tags] = Tags(min_length=2)
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "window": [Interval(int, 1, None)],
+        "max_train_windows": [Interval(int, 2, None)],
+        "score_stride": [Interval(int, 1, None)],
+        "how": [Options(("max", "mean", "min", "last"))],
+        "batch_size": [Interval(int, 1, None)],
+    }
+    window: int
+    max_train_windows: int
+    score_stride: int
+    how: str
+    batch_size: int
 
     def _make_model(self) -> Any:
         raise NotImplementedError
@@ -56,30 +71,31 @@ class WindowSklearnDetector(BaseDetector):
         """Higher = more anomalous, one per row of (n_windows, window * n_channels)."""
         return -self.model_.score_samples(features)
 
-    def _features(self, X: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
-        Z = (X - self.mean_) / self.std_
-        return sliding_windows(Z, self.window, stride)
+    def _window_spec(self) -> WindowSpec:
+        return WindowSpec(
+            window=self.window,
+            score_stride=self.score_stride,
+            how=self.how,
+            max_train_windows=self.max_train_windows,
+            batch_size=self.batch_size,
+        )
 
-    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
-        self.mean_, self.std_ = standardiser(X)
-        windows, _ = self._features(X, 1)
-        n = len(windows)
-        take = np.unique(np.linspace(0, n - 1, min(n, self.max_train_windows)).round().astype(int))
-        features = windows[take].reshape(len(take), -1)
+    def _fit_windows(self, windows: WindowGather, Z: np.ndarray) -> None:
         self.model_ = self._make_model()
-        self.model_.fit(features)
+        self.model_.fit(windows.flat())
 
-    def _score(self, X: np.ndarray) -> np.ndarray:
-        windows, starts = self._features(X, self.score_stride)
-        scores = np.empty(len(windows))
-        for sl in batched(len(windows), self.batch_size):
-            scores[sl] = self._window_scores(np.ascontiguousarray(windows[sl]).reshape(sl.stop - sl.start, -1))
-        return windows_to_timesteps(scores, starts, self.window, X.shape[0], self.how)
+    def _score_windows(self, batch: np.ndarray) -> np.ndarray:
+        return self._window_scores(batch.reshape(len(batch), -1))
 
 
 @DETECTORS.register("iforest", test_params=_SMALL)
 class WindowIForest(WindowSklearnDetector):
     """Isolation forest on sliding windows (100 trees, contamination 0.05)."""
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_estimators": [Interval(int, 1, None)],
+        "random_state": RANDOM_STATE,
+    }
 
     def __init__(
         self,
@@ -116,6 +132,11 @@ class WindowIForest(WindowSklearnDetector):
 class WindowOCSVM(WindowSklearnDetector):
     """One-class SVM (RBF kernel, gamma 0.1, nu 0.05) on sliding windows."""
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "gamma": [Interval(float, 0.0, None, "neither"), Options(("scale", "auto"))],
+        "nu": [Interval(float, 0.0, 1.0, "right")],
+    }
+
     def __init__(
         self,
         window: int = 50,
@@ -146,14 +167,16 @@ class WindowOCSVM(WindowSklearnDetector):
             gamma = float(gamma) / (self.window * self.n_features_in_channels_)
         return OneClassSVM(kernel="rbf", gamma=gamma, nu=self.nu)
 
-    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
-        self.n_features_in_channels_ = X.shape[1]
-        super()._fit(X, y)
+    def _fit_windows(self, windows: WindowGather, Z: np.ndarray) -> None:
+        self.n_features_in_channels_ = Z.shape[1]
+        super()._fit_windows(windows, Z)
 
 
 @DETECTORS.register("lof", test_params=_SMALL)
 class WindowLOF(WindowSklearnDetector):
     """Local outlier factor (novelty mode) on sliding windows."""
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {"n_neighbors": [Interval(int, 1, None)]}
 
     def __init__(
         self,
@@ -191,6 +214,12 @@ class WindowEllipticEnvelope(WindowSklearnDetector):
     covariance (lagged copies of one channel are strongly correlated) is handled there too.
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "support_fraction": [None, Interval(float, 0.0, 1.0, "right")],
+        "ridge": [Interval(float, 0.0, None)],
+        "random_state": RANDOM_STATE,
+    }
+
     def __init__(
         self,
         window: int = 5,
@@ -220,20 +249,18 @@ class WindowEllipticEnvelope(WindowSklearnDetector):
             contamination=self.contamination, support_fraction=self.support_fraction, random_state=self.random_state
         )
 
-    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
+    def _fit_windows(self, windows: WindowGather, Z: np.ndarray) -> None:
         self.support_fallback_ = False
         try:
             with warnings.catch_warnings():
                 # lagged copies of a channel make the covariance singular; mahalanobis uses a pseudo-inverse
                 warnings.filterwarnings("ignore", message="The covariance matrix .* is not full rank")
-                super()._fit(X, y)
+                super()._fit_windows(windows, Z)
         except ValueError as exc:
             if "covariance matrix of the support data is equal to 0" not in str(exc):
                 raise
             self.support_fallback_ = True
-            windows, _ = self._features(X, 1)
-            take = np.unique(np.linspace(0, len(windows) - 1, min(len(windows), self.max_train_windows)).astype(int))
-            features = windows[take].reshape(len(take), -1)
+            features = windows.flat()
             self.location_ = features.mean(axis=0)
             cov = np.atleast_2d(np.cov(features, rowvar=False)) + self.ridge * np.eye(features.shape[1])
             self.precision_ = np.linalg.inv(cov)
@@ -249,6 +276,10 @@ class WindowEllipticEnvelope(WindowSklearnDetector):
 @DETECTORS.register("pca", test_params=_SMALL)
 class WindowPCA(WindowSklearnDetector):
     """PCA reconstruction error of sliding windows."""
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_components": [Interval(int, 1, None), Interval(float, 0.0, 1.0, "neither")],
+    }
 
     def __init__(
         self,
@@ -281,6 +312,8 @@ class WindowPCA(WindowSklearnDetector):
 @DETECTORS.register("knn", test_params=_SMALL)
 class WindowKNN(WindowSklearnDetector):
     """Distance to the k-th nearest training window."""
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {"n_neighbors": [Interval(int, 1, None)]}
 
     def __init__(
         self,
@@ -316,6 +349,7 @@ class ZScore(BaseDetector):
     """Largest absolute per-channel z-score of each step against the training mean and deviation."""
 
     tags: ClassVar[Tags] = Tags(min_length=2)
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
 
     def __init__(self, contamination: float = 0.01, threshold: Any = None) -> None:
         self.contamination = contamination

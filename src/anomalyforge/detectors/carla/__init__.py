@@ -6,6 +6,6 @@ Registered as ``carla`` (CARLA's rule-based injection), ``genias_carla`` (GenIAS
 
 from anomalyforge.detectors.carla.backbone import CarlaNet, ResNetBackbone1d
 from anomalyforge.detectors.carla.detector import CARLA
-from anomalyforge.detectors.carla.mining import map_window_scores, mine_neighbours
+from anomalyforge.detectors.carla.mining import mine_neighbours
 
-__all__ = ["CARLA", "CarlaNet", "ResNetBackbone1d", "map_window_scores", "mine_neighbours"]
+__all__ = ["CARLA", "CarlaNet", "ResNetBackbone1d", "mine_neighbours"]

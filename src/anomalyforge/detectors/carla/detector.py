@@ -21,7 +21,7 @@ ranked anomalies worse than the plain window statistics, and a GenIAS-trained ba
 untrained one; point-level AUPR with ``how="min"``, GenIAS negatives, backbone only -> both (weight 4):
 machine-2-1 0.30 -> 0.54, machine-2-2 0.25 -> 0.41, machine-1-3 0.10 -> 0.18, machine-3-2 0.07 -> 0.03
 (machine-3-2's anomalies are invisible to the statistics; the backbone alone does better there).
-``how`` maps window scores to time steps (default ``"min"``, see ``mining.map_window_scores``).
+``how`` maps window scores to time steps (default ``"min"``, see ``mining.windows_to_steps``).
 Training windows' kNN scores (for the threshold) skip references sharing a step with the window; on a
 training series shorter than about two windows the skipped zone shrinks until ``n_neighbors`` remain
 (``knn_exclusion_``, with a warning: those scores are optimistic).
@@ -43,18 +43,10 @@ from sklearn.base import clone
 
 from anomalyforge.core.base import BaseDetector, BaseGenerator, Tags
 from anomalyforge.core.registry import DETECTORS, GENERATORS
-from anomalyforge.core.validation import check_channels, check_is_fitted, check_series, standardiser, window_starts
+from anomalyforge.core.validation import check_channels, check_is_fitted, check_series
+from anomalyforge.core.windows import HOWS, WindowGather, series_windows, standardiser, window_starts, windows_to_steps
 from anomalyforge.detectors.carla.backbone import CarlaNet
-from anomalyforge.detectors.carla.mining import (
-    MAPPINGS,
-    WindowGather,
-    feasible_exclusion,
-    knn_distance,
-    map_window_scores,
-    mine_neighbours,
-    series_windows,
-    window_stats,
-)
+from anomalyforge.detectors.carla.mining import feasible_exclusion, knn_distance, mine_neighbours, window_stats
 from anomalyforge.nn.training import TrainConfig, fit_loop, predict_batched, resolve_device, seed_torch, torch_threads
 
 __all__ = ["CARLA"]
@@ -92,7 +84,7 @@ class CARLA(BaseDetector):
             reference stride grows (never beyond ``window``, so every step stays covered). The kNN search is
             outside the training loop's ``time_budget``; this cap keeps its cost bounded (None: no cap).
         how: window -> time-step mapping, one of ``"last"``, ``"max"``, ``"mean"``, ``"min"``
-            (see ``mining.map_window_scores``; ``"min"`` localises best when a window's score means "this
+            (see ``mining.windows_to_steps``; ``"min"`` localises best when a window's score means "this
             window holds an anomaly somewhere").
         score: ``"knn"`` (mean distance to the nearest training windows in the stage-1 features; no stage 2)
             or ``"majority"`` (stage 2 and ``1 - P(majority class)``, as published).
@@ -215,13 +207,16 @@ class CARLA(BaseDetector):
         self.random_state = random_state
 
     # ------------------------------------------------------------------------------------ helpers
+    def min_series_length(self) -> int:
+        return max(int(self.window), self.tags.min_length)
+
     def _check_params(self) -> None:
         if self.score not in ("knn", "majority"):
             raise ValueError(f"score must be 'knn' or 'majority', got {self.score!r}")
         if self.knn_features not in ("backbone", "stats", "both"):
             raise ValueError(f"knn_features must be 'backbone', 'stats' or 'both', got {self.knn_features!r}")
-        if self.how not in MAPPINGS:
-            raise ValueError(f"how must be one of {MAPPINGS}, got {self.how!r}")
+        if self.how not in HOWS:
+            raise ValueError(f"how must be one of {HOWS}, got {self.how!r}")
         for name in ("window", "stride", "score_stride", "width", "n_classes", "n_neighbors", "positive_offset"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -323,7 +318,7 @@ class CARLA(BaseDetector):
             else:
                 window_scores = self._fit_classifier(full, starts, negatives, rng, device, deadline)
         # training scores (window starts always include the last window)
-        self.train_scores_ = map_window_scores(window_scores, starts, self.window, X.shape[0], self.how)
+        self.train_scores_ = windows_to_steps(window_scores, starts, self.window, X.shape[0], self.how)
         self.fit_seconds_ = round(time.perf_counter() - t0, 3)
 
     def _raw_knn_features(self, Z: np.ndarray, starts: np.ndarray, device: torch.device) -> np.ndarray:
@@ -464,7 +459,7 @@ class CARLA(BaseDetector):
             ``(scores, starts)``: (n_windows,) ``1 - P(normal class)`` and (n_windows,) window starts.
         """
         check_is_fitted(self)
-        X = check_series(X, min_length=self._min_length())
+        X = check_series(X, min_length=self.min_series_length())
         check_channels(X, self.n_channels_in_, type(self).__name__)
         return self._window_scores(X, stride or self.score_stride)
 
@@ -486,4 +481,4 @@ class CARLA(BaseDetector):
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         scores, starts = self._window_scores(X, self.score_stride)
-        return map_window_scores(scores, starts, self.window, X.shape[0], self.how)
+        return windows_to_steps(scores, starts, self.window, X.shape[0], self.how)

@@ -1,4 +1,4 @@
-"""Windows, neighbour mining (stage 2 and kNN scores) and the window -> time-step score mappings for CARLA.
+"""Neighbour mining (stage 2 and kNN scores) and window statistics for CARLA.
 
 Mining is an exact k-nearest / k-furthest neighbour search (squared Euclidean distances computed in row
 chunks with ``torch.cdist``), not the public CARLA code's ranking of all points by their distance to one
@@ -7,25 +7,10 @@ random vector.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 import torch
-from numpy.lib.stride_tricks import sliding_window_view
 
-from anomalyforge.core.validation import windows_to_timesteps
-
-__all__ = [
-    "mine_neighbours", "knn_distance", "map_window_scores", "series_windows", "window_stats", "WindowGather",
-    "MAPPINGS",
-]  # fmt: skip
-
-MAPPINGS = ("last", "max", "mean", "min")
-
-
-def series_windows(Z: np.ndarray, window: int) -> np.ndarray:
-    """Zero-copy (n - window + 1, window, C) view of a (n, C) series; index it to copy a batch."""
-    return sliding_window_view(Z, window, axis=0).transpose(0, 2, 1)
+__all__ = ["mine_neighbours", "knn_distance", "window_stats", "feasible_exclusion"]
 
 
 def window_stats(Z: np.ndarray, starts: np.ndarray, window: int, tail: int = 10) -> np.ndarray:
@@ -56,19 +41,6 @@ def window_stats(Z: np.ndarray, starts: np.ndarray, window: int, tail: int = 10)
         t = min(int(tail), window)
         parts.append((s1[ends] - s1[ends - t]) / t)
     return np.concatenate(parts, axis=1)
-
-
-class WindowGather:
-    """The windows ``view[starts]`` without copying them all: slicing copies only the requested batch."""
-
-    def __init__(self, view: np.ndarray, starts: np.ndarray) -> None:
-        self.view, self.starts = view, starts
-
-    def __len__(self) -> int:
-        return len(self.starts)
-
-    def __getitem__(self, sl: slice) -> np.ndarray:
-        return self.view[self.starts[sl]]
 
 
 @torch.no_grad()
@@ -109,51 +81,6 @@ def mine_neighbours(
         d[local, own] = -float("inf")  # nor your own furthest
         furthest[lo : lo + len(own)] = torch.topk(d, k, dim=1, largest=True).indices.numpy()
     return nearest, furthest
-
-
-def map_window_scores(
-    window_scores: np.ndarray,
-    starts: np.ndarray,
-    window: int,
-    n_timesteps: int,
-    how: Literal["last", "max", "mean", "min"] = "last",
-) -> np.ndarray:
-    """One score per time step from one score per window.
-
-    ``"last"``: step t takes the score of the first window that ends at or after t (with ``score_stride``
-    1, the window ending at t: the detector has then seen t and the ``window - 1`` steps before it, the usual
-    online convention); the first ``window - 1`` steps take the first window's score. A short anomaly then
-    raises the scores of the following ``window - 1`` steps only. ``"max"`` / ``"mean"``: the max / mean
-    over every window that contains t (spreads a detection ``window - 1`` steps both ways). ``"min"``: the
-    min over every window containing t; if a window's score means "this window contains an anomaly" (CARLA
-    labels a window anomalous when ANY of its steps is, not by its last step), only steps inside the
-    anomaly have every covering window anomalous, so ``min`` localises the anomaly.
-
-    Args:
-        window_scores: (n_windows,) scores.
-        starts: (n_windows,) increasing window starts covering the series (``window_starts``).
-        window: window length.
-        n_timesteps: length of the series.
-        how: the mapping.
-
-    Returns:
-        float64 (n_timesteps,).
-    """
-    window_scores = np.asarray(window_scores, dtype=np.float64).ravel()
-    starts = np.asarray(starts, dtype=np.int64).ravel()
-    if how == "last":
-        if window_scores.shape != starts.shape:
-            raise ValueError(f"{window_scores.shape[0]} window scores for {starts.shape[0]} window starts")
-        ends = starts + window - 1
-        if ends[-1] != n_timesteps - 1:
-            raise ValueError("the last window must end at the last time step (use validation.window_starts)")
-        idx = np.searchsorted(ends, np.arange(n_timesteps), side="left")
-        return window_scores[idx]
-    if how in ("max", "mean"):
-        return windows_to_timesteps(window_scores, starts, window, n_timesteps, how=how)
-    if how == "min":
-        return -windows_to_timesteps(-window_scores, starts, window, n_timesteps, how="max")
-    raise ValueError(f"how must be one of {MAPPINGS}, got {how!r}")
 
 
 def feasible_exclusion(starts: np.ndarray, k: int, exclusion: int) -> int:

@@ -31,7 +31,7 @@ from sklearn.base import clone
 
 from anomalyforge.core.base import BaseDetector, BaseGenerator, Tags
 from anomalyforge.core.registry import DETECTORS, make_generator
-from anomalyforge.core.validation import sliding_windows, standardiser, windows_to_timesteps
+from anomalyforge.core.windows import sliding_windows, standardiser, windows_to_steps
 from anomalyforge.detectors.copula.model import LatentCopulaModel
 from anomalyforge.nn.training import TrainConfig, batched, fit_loop, predict_batched, seed_torch, torch_threads
 
@@ -212,6 +212,9 @@ class CopulaDetector(BaseDetector):
         return negatives
 
     # ------------------------------------------------------------------------------------------ fit
+    def min_series_length(self) -> int:
+        return max(int(self.window), self.tags.min_length)
+
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
         self._check_params()
         t0 = time.perf_counter()
@@ -285,7 +288,7 @@ class CopulaDetector(BaseDetector):
     def _score(self, X: np.ndarray) -> np.ndarray:
         marginal, dependence, starts = self._window_terms(X)
         window_scores = {"both": marginal + dependence, "marginal": marginal, "copula": dependence}[self.terms]
-        return windows_to_timesteps(window_scores, starts, self.window, X.shape[0], self.how)
+        return windows_to_steps(window_scores, starts, self.window, X.shape[0], self.how)
 
     def score_components(self, X: Any) -> dict[str, np.ndarray]:
         """Per-step scores of each likelihood term.
@@ -302,14 +305,14 @@ class CopulaDetector(BaseDetector):
         from anomalyforge.core.validation import check_channels, check_is_fitted, check_series
 
         check_is_fitted(self)
-        X = check_series(X, min_length=self._min_length())
+        X = check_series(X, min_length=self.min_series_length())
         check_channels(X, self.n_channels_in_, type(self).__name__)
         marginal, dependence, starts = self._window_terms(X)
         n = X.shape[0]
         return {
-            "marginal": windows_to_timesteps(marginal, starts, self.window, n, self.how),
-            "copula": windows_to_timesteps(dependence, starts, self.window, n, self.how),
-            "total": windows_to_timesteps(marginal + dependence, starts, self.window, n, self.how),
+            "marginal": windows_to_steps(marginal, starts, self.window, n, self.how),
+            "copula": windows_to_steps(dependence, starts, self.window, n, self.how),
+            "total": windows_to_steps(marginal + dependence, starts, self.window, n, self.how),
         }
 
     def correlation(self) -> np.ndarray:

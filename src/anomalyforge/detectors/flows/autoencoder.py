@@ -9,7 +9,7 @@ epochs, as the paper does).
 
 The score of a time step is its reconstruction error: with ``how="point"`` (default) the squared error of
 that step (mean over channels), averaged over every scored window that contains it; with ``"max"`` or
-``"mean"`` each window's mean squared error is mapped to its steps by ``windows_to_timesteps``.
+``"mean"`` each window's mean squared error is mapped to its steps by ``windows_to_steps``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from torch import nn
 
 from anomalyforge.core.base import BaseDetector, Tags
 from anomalyforge.core.registry import DETECTORS
-from anomalyforge.core.validation import sliding_windows, windows_to_timesteps
+from anomalyforge.core.windows import sliding_windows, windows_to_steps
 from anomalyforge.detectors.flows.features import standardise, standardiser, training_vectors
 from anomalyforge.nn.training import (
     TrainConfig,
@@ -180,7 +180,7 @@ class WindowAutoencoder(BaseDetector):
                     lambda b: self._step_errors(b).mean(dim=1), windows, self.score_batch_size, dev
                 )
                 self.model_.cpu()
-                return windows_to_timesteps(errors, starts, w, n, self.how)
+                return windows_to_steps(errors, starts, w, n, self.how)
             total, count = np.zeros(n), np.zeros(n)
             offsets = np.arange(w)
             for i in range(0, len(windows), self.score_batch_size):

@@ -23,7 +23,7 @@ import zuko
 
 from anomalyforge.core.base import BaseDetector, Tags
 from anomalyforge.core.registry import DETECTORS
-from anomalyforge.core.validation import sliding_windows, windows_to_timesteps
+from anomalyforge.core.windows import sliding_windows, windows_to_steps
 from anomalyforge.detectors.flows.features import (
     WindowPCA,
     fit_pca,
@@ -213,7 +213,7 @@ class FlowDetector(BaseDetector):
             top = float(nll[finite].max()) if finite.any() else 0.0
             low = float(nll[finite].min()) if finite.any() else 0.0
             nll = np.nan_to_num(nll, nan=top + 1e6, posinf=top + 1e6, neginf=low)
-        return windows_to_timesteps(nll, starts, self.window, X.shape[0], self.how)
+        return windows_to_steps(nll, starts, self.window, X.shape[0], self.how)
 
 
 @DETECTORS.register("realnvp", test_params=_TINY)

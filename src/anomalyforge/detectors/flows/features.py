@@ -15,7 +15,7 @@ import math
 import numpy as np
 import torch
 
-from anomalyforge.core.validation import sliding_windows, standardiser
+from anomalyforge.core.windows import sliding_windows, standardiser
 
 __all__ = ["standardiser", "standardise", "training_vectors", "WindowPCA", "fit_pca"]
 

@@ -34,7 +34,8 @@ from torch import nn
 
 from anomalyforge.core.base import BaseDetector, Tags
 from anomalyforge.core.registry import DETECTORS
-from anomalyforge.core.validation import check_channels, check_is_fitted, check_series, sliding_windows, standardiser
+from anomalyforge.core.validation import check_channels, check_is_fitted, check_series
+from anomalyforge.core.windows import sliding_windows, standardiser
 from anomalyforge.detectors.m2ad.residuals import (
     LSTMForecaster,
     fisher_statistic,
@@ -127,7 +128,7 @@ class M2AD(BaseDetector):
         self.threshold = threshold
         self.random_state = random_state
 
-    def _min_length(self) -> int:
+    def min_series_length(self) -> int:
         return int(self.window) + 1
 
     # ------------------------------------------------------------------------------------ structure
@@ -252,7 +253,7 @@ class M2AD(BaseDetector):
         check_is_fitted(self)
         if isinstance(X, list | tuple):
             X = self._stack(X)
-        X = check_series(X, min_length=self._min_length())
+        X = check_series(X, min_length=self.min_series_length())
         check_channels(X, self.n_channels_in_, type(self).__name__)
         return X
 

@@ -11,7 +11,7 @@ deviation of each channel):
 3. ADMM: ``y_dec = y * (sigma_w / 0.4) + mu_w`` with the input window's per-variable mean and std.
 4. Reconstruction term per step: mean over channels of ``(y_dec - x)**2``; a step covered by several
    windows takes the mean of their values (``how="step"``) or, with ``how="max"|"mean"``, each window's
-   mean error is mapped to steps with ``windows_to_timesteps``.
+   mean error is mapped to steps with ``windows_to_steps``.
 5. NFM: a MAF (``flow.py``) fitted to the training per-step vectors gives ``-log p(x_t)``.
 6. Score: ``combine="standardised"`` (default) adds the two terms after centring each on its training
    median and dividing by its training spread (IQR / 1.349), so that neither dominates: the paper's raw sum
@@ -57,7 +57,7 @@ import torch
 
 from anomalyforge.core.base import BaseDetector, Tags
 from anomalyforge.core.registry import DETECTORS
-from anomalyforge.core.validation import sliding_windows, standardiser, windows_to_timesteps
+from anomalyforge.core.windows import sliding_windows, standardiser, windows_to_steps
 from anomalyforge.detectors.vanad.checkpoint import load_mae_checkpoint
 from anomalyforge.detectors.vanad.flow import build_flow, fit_flow, flow_nll
 from anomalyforge.detectors.vanad.image import (
@@ -314,7 +314,7 @@ class VanAD(BaseDetector):
         if self.how == "step":
             rec = total / np.maximum(count, 1.0)
         else:
-            rec = windows_to_timesteps(window_scores, starts, L, n, self.how)
+            rec = windows_to_steps(window_scores, starts, L, n, self.how)
         if not self.has_flow_:
             return rec, np.zeros(n)
         self.flow_.to(device).eval()

@@ -15,7 +15,8 @@ import torch
 
 from anomalyforge.core.base import BaseGenerator, GeneratedAnomalies, GeneratorTags
 from anomalyforge.core.registry import GENERATORS
-from anomalyforge.core.validation import check_is_fitted, check_series, sliding_windows
+from anomalyforge.core.validation import check_is_fitted, check_series
+from anomalyforge.core.windows import sliding_windows
 from anomalyforge.generators.genias.model import (
     GenIASNet,
     compact_kl,
@@ -236,6 +237,12 @@ class GenIASGenerator(BaseGenerator):
         return max(1, -(-n_windows // max(1, int(self.max_train_windows))))
 
     # ---------------------------------------------------------------------------------------- fit
+    def min_series_length(self) -> int:
+        return int(self.window)
+
+    def default_window(self) -> int:
+        return int(self.window)
+
     def _fit(self, X: np.ndarray) -> None:
         self._check_params()
         n, c = X.shape
