@@ -2,20 +2,51 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from anomalyforge.bench import ResultStore, make_jobs, merge_results, resolve_suite, run_benchmark
-from anomalyforge.bench.runner import execute_jobs
+import anomalyforge
+from anomalyforge.bench import Job, ResultStore, make_jobs, merge_results, resolve_suite, run_benchmark, runner
+from anomalyforge.bench.runner import execute_jobs, git_revision, run_job, source_revision, training_outcome
 from anomalyforge.bench.suites import available_suites
+from anomalyforge.core.base import BaseDetector
+from anomalyforge.core.registry import DETECTORS, Entry
 
 from .bench_fixtures import write_suite, write_tiny_root
 
 FAST = {"iforest": {"window": 10, "n_estimators": 20}, "pca": {"window": 10}, "zscore": {}}
+UCR0 = "UCR/001_UCR_Anomaly_tiny0_300_451_460"
+
+
+class RecordingDetector(BaseDetector):
+    """Test double: a z-score that records one trained part ending as ``stopped_by`` (or records nothing)."""
+
+    def __init__(self, stopped_by: str = "patience", record: bool = True, random_state: int | None = None) -> None:
+        self.stopped_by = stopped_by
+        self.record = record
+        self.random_state = random_state
+
+    def _fit(self, X, y):
+        self.mean_, self.std_ = X.mean(axis=0), X.std(axis=0) + 1e-9
+        if self.record:
+            self._record_training("model", {"epochs_run": 3, "stopped_by": self.stopped_by})
+
+    def _score(self, X):
+        return np.abs((X - self.mean_) / self.std_).max(axis=1)
+
+
+@pytest.fixture
+def recording(monkeypatch):
+    """``recording`` registered for this test only (the common checks never see it)."""
+    DETECTORS.names()  # load the registry first
+    monkeypatch.setitem(DETECTORS._entries, "recording", Entry("recording", RecordingDetector, "test double"))
+    return "recording"
 
 
 @pytest.fixture
@@ -171,3 +202,129 @@ def test_html_report_renders_in_headless_chromium(tiny):
     assert match, "the report's load script did not run"
     rendered, total = int(match[1]), int(match[2])
     assert total >= 3 and rendered == total
+
+
+def _frame_rows(out):
+    frame = ResultStore(out / "results.sqlite").frame()
+    return {(r.detector, json.loads(r.params).get("stopped_by"), json.loads(r.params).get("record")): r
+            for r in frame.itertuples()}
+
+
+def test_rows_record_training_end_params_version_and_commit(tiny, recording):
+    root, _, out = tiny
+    jobs = [Job("recording", UCR0, 7, {"stopped_by": "time budget"}), Job("recording", UCR0, 7, {}),
+            Job("recording", UCR0, 7, {"record": False}), Job("zscore", UCR0, 7)]
+    assert execute_jobs(jobs, ResultStore(out / "results.sqlite"), out / "scores", data_root=str(root),
+                        progress=False) == (4, 0, 0)
+    rows = _frame_rows(out)
+    cut, patience = rows[("recording", "time budget", None)], rows[("recording", None, None)]
+    silent, untrained = rows[("recording", None, False)], rows[("zscore", None, None)]
+    assert cut.budget_cut == 1 and cut.training_end == "model: time budget, 3 epochs"
+    assert json.loads(cut.training)["parts"]["model"]["stopped_by"] == "time budget"
+    assert patience.budget_cut == 0 and patience.training_end == "model: patience, 3 epochs"
+    # trains but records nothing / trains nothing: never "budget"
+    assert silent.budget_cut == 0 and silent.training_end == "n/a (not recorded)"
+    assert untrained.budget_cut == 0 and untrained.training_end == "n/a (not recorded)"
+    assert json.loads(untrained.training)["parts"] == {}
+    assert training_outcome({"parts": {}}, requires_training=False) == "not trained"  # Tags(requires_training=False)
+    # every parameter run, the seed included
+    assert json.loads(cut.run_params) == {"stopped_by": "time budget", "record": True, "random_state": 7}
+    assert json.loads(untrained.run_params) == {"contamination": 0.01, "threshold": None}
+    head = subprocess.run(["git", "-C", str(Path(anomalyforge.__file__).parent), "rev-parse", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+    for row in rows.values():
+        assert row.version == anomalyforge.__version__
+        assert row.git_commit.removesuffix("-dirty") == head
+
+
+def test_a_failed_job_still_records_version_and_commit(tiny):
+    root, _, _ = tiny
+    row, _ = run_job(Job("iforest", UCR0, 0, {"window": 10000}), str(root))
+    assert row["status"] == "error" and row["version"] == anomalyforge.__version__
+    assert row["git_commit"] == source_revision() and "budget_cut" not in row
+
+
+def test_git_revision_marks_dirty_trees_and_unknown_folders(tmp_path):
+    assert git_revision(tmp_path) == "unknown"  # not a checkout
+    repo = tmp_path / "repo"
+    (repo / "pkg").mkdir(parents=True)
+    (repo / "pkg" / "mod.py").write_text("x = 1\n")
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    git("init", "-q")
+    assert git_revision(repo / "pkg") == "unknown"  # a checkout, but the package is not tracked in it
+    git("add", ".")
+    git("commit", "-q", "-m", "first")
+    head = git("rev-parse", "HEAD")
+    assert git_revision(repo / "pkg") == head
+    (repo / "notes.txt").write_text("untracked files do not make a tree dirty")
+    assert git_revision(repo / "pkg") == head
+    (repo / "pkg" / "mod.py").write_text("x = 2\n")
+    assert git_revision(repo / "pkg") == head + "-dirty"
+
+
+def test_source_revision_is_computed_once_per_process(tiny, monkeypatch, request):
+    root, _, _ = tiny
+    calls = []
+    monkeypatch.setattr(runner, "git_revision", lambda folder: calls.append(folder) or "abc123")
+    source_revision.cache_clear()
+    request.addfinalizer(source_revision.cache_clear)  # later tests see the real revision again
+    rows = [run_job(Job("zscore", UCR0, seed), str(root))[0] for seed in (0, 1)]
+    assert [r["git_commit"] for r in rows] == ["abc123", "abc123"] and len(calls) == 1
+    assert Path(calls[0]) == Path(anomalyforge.__file__).resolve().parent
+
+
+def test_job_keys_are_stable():
+    """Resuming a run depends on keys: the same job must keep its key across versions."""
+    assert Job("iforest", "UCR/001_x", 3, {"window": 10, "n_estimators": 20}).key == "iforest|UCR/001_x|3|b2df56e2f9"
+
+
+# the results table as the first release wrote it (no training / params / provenance columns)
+OLD_SCHEMA = """
+CREATE TABLE results (
+    job_key TEXT PRIMARY KEY, detector TEXT NOT NULL, dataset TEXT NOT NULL, series TEXT NOT NULL,
+    seed INTEGER NOT NULL, params TEXT NOT NULL, status TEXT NOT NULL, error TEXT, n_train INTEGER,
+    n_test INTEGER, n_channels INTEGER, fit_seconds REAL, score_seconds REAL, peak_mb REAL, vus_pr REAL,
+    vus_roc REAL, aupr REAL, auroc REAL, best_f1 REAL, pa_f1 REAL, affiliation_f1 REAL, pate REAL,
+    metrics TEXT, finished_at TEXT DEFAULT CURRENT_TIMESTAMP
+)
+"""
+OLD_COLUMNS = ("job_key, detector, dataset, series, seed, params, status, error, n_train, n_test, n_channels, "
+               "fit_seconds, score_seconds, peak_mb, vus_pr, vus_roc, aupr, auroc, best_f1, pa_f1, "
+               "affiliation_f1, pate, metrics, finished_at")
+
+
+def test_an_older_store_opens_resumes_merges_and_reports(tiny):
+    root, suite, out = tiny
+    series = resolve_suite(str(suite), root).series
+    jobs = make_jobs(["zscore"], series, [0])
+    execute_jobs(jobs, ResultStore(out / "new" / "results.sqlite"), out / "new" / "scores", data_root=str(root),
+                 progress=False)
+    (out / "old").mkdir()
+    with sqlite3.connect(out / "old" / "results.sqlite") as con:
+        con.execute(OLD_SCHEMA)
+        con.execute(f"ATTACH DATABASE '{out / 'new' / 'results.sqlite'}' AS new")
+        con.execute(f"INSERT INTO results SELECT {OLD_COLUMNS} FROM new.results")
+    # an old store merges into a new one as it is (the source is only read)
+    _, copied = merge_results(out / "all", [out / "old"], data_root=str(root))
+    assert copied == 4
+    with sqlite3.connect(out / "old" / "results.sqlite") as con:
+        assert "budget_cut" not in {r[1] for r in con.execute("PRAGMA table_info(results)")}
+    # opening it adds the new columns; the finished jobs are still skipped on resume
+    store = ResultStore(out / "old" / "results.sqlite")
+    with sqlite3.connect(store.path) as con:
+        assert {"budget_cut", "training", "git_commit", "run_params"} <= {r[1] for r in
+                                                                         con.execute("PRAGMA table_info(results)")}
+    assert execute_jobs(jobs, store, out / "old" / "scores", data_root=str(root), progress=False) == (0, 0, 4)
+    frame = store.frame()
+    assert len(frame) == 4 and frame.git_commit.isna().all() and frame.vus_pr.notna().all()
+    report, _ = merge_results(out / "old", [], data_root=str(root))
+    assert "zscore" in report.markdown.read_text()
+    # a store from a later version, with a column this one does not know, still merges
+    with sqlite3.connect(out / "old" / "results.sqlite") as con:
+        con.execute("ALTER TABLE results ADD COLUMN from_a_later_version TEXT")
+    _, copied = merge_results(out / "later", [out / "old"], data_root=str(root))
+    assert copied == 4
