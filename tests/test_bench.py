@@ -17,6 +17,8 @@ from anomalyforge.bench.runner import execute_jobs, git_revision, run_job, sourc
 from anomalyforge.bench.suites import available_suites
 from anomalyforge.core.base import BaseDetector
 from anomalyforge.core.registry import DETECTORS, Entry
+from anomalyforge.datasets import load_series
+from anomalyforge.metrics import estimate_sliding_window, evaluate
 
 from .bench_fixtures import write_suite, write_tiny_root
 
@@ -86,10 +88,24 @@ def test_run_writes_rows_metrics_and_report(tiny):
     assert (summary.n_done, summary.n_failed, summary.n_skipped) == (8, 0, 0)
     rows = _rows(out)
     assert len(rows) == 8 and all(r[1] == "ok" for r in rows)
-    assert all(0.0 <= r[2] <= 1.0 for r in rows)
     # the planted +3 / +4 bumps are easy: the z-score baseline must find them
     frame = ResultStore(out / "results.sqlite").frame()
     assert frame[frame.detector == "zscore"].auroc.min() > 0.9
+    rng = np.random.default_rng(0)
+    for dataset in ("UCR", "SMD"):
+        series = sorted(frame[frame.dataset == dataset].series)[0]  # the series whose scores are kept
+        data = load_series(dataset, series, str(root))
+        window = estimate_sliding_window(data.test)
+        here = frame[frame.series == series].set_index("detector").vus_pr
+        # far above what random scores reach on the same labels
+        chance = max(evaluate(data.labels, rng.random(len(data.test)), sliding_window=window)["vus_pr"]
+                     for _ in range(3))
+        assert chance < 0.2 and here["zscore"] > chance + 0.6
+        # the stored figure is the one the kept scores give
+        for detector in ("iforest", "zscore"):
+            kept = np.load(out / "scores" / dataset / f"{detector}.npy").astype(np.float64)
+            recomputed = evaluate(data.labels, kept, sliding_window=window)["vus_pr"]
+            assert recomputed == pytest.approx(here[detector], abs=1e-6)
     text = (out / "report.md").read_text()
     assert "## UCR" in text and "## SMD" in text and "VUS-PR" in text
     assert (out / "plot_UCR.png").exists() and (out / "plot_SMD.png").exists()
