@@ -13,8 +13,10 @@ import pytest
 
 import anomalyforge
 from anomalyforge.bench import Job, ResultStore, make_jobs, merge_results, resolve_suite, run_benchmark, runner
+from anomalyforge.bench.report import build_report, cd_caveat, critical_difference
 from anomalyforge.bench.runner import execute_jobs, git_revision, run_job, source_revision, training_outcome
 from anomalyforge.bench.suites import available_suites
+from anomalyforge.bench.tables import per_series_table, scored_rows, spread_table, summary_tables
 from anomalyforge.core.base import BaseDetector
 from anomalyforge.core.registry import DETECTORS, Entry
 from anomalyforge.datasets import load_series
@@ -338,9 +340,120 @@ def test_an_older_store_opens_resumes_merges_and_reports(tiny):
     frame = store.frame()
     assert len(frame) == 4 and frame.git_commit.isna().all() and frame.vus_pr.notna().all()
     report, _ = merge_results(out / "old", [], data_root=str(root))
-    assert "zscore" in report.markdown.read_text()
+    text = report.markdown.read_text()
+    assert "| zscore | 2 | 4 | 0 | 0 |" in text  # old rows: no budget flag, counted as not cut
+    assert "| unrecorded | unrecorded | 4 |" in text and "(given parameters only: older store)" in text
+    assert "unrecorded (older store) ×4" in text
     # a store from a later version, with a column this one does not know, still merges
     with sqlite3.connect(out / "old" / "results.sqlite") as con:
         con.execute("ALTER TABLE results ADD COLUMN from_a_later_version TEXT")
     _, copied = merge_results(out / "later", [out / "old"], data_root=str(root))
     assert copied == 4
+
+
+def _synthetic_row(detector, series, vus_pr, seed=0, *, failed=False, budget=False, params=None):
+    """A results row as run_job writes it, every metric equal to ``vus_pr``."""
+    reason = "time budget" if budget else "patience"
+    summary = {"parts": {"model": {"epochs_run": 4 if budget else 9, "stopped_by": reason}},
+               "stopped_by": {"model": reason}, "epochs": {"model": 4 if budget else 9}, "budget_cut": budget}
+    row = {"job_key": f"{detector}|{series}|{seed}|x", "detector": detector, "dataset": series.split("/")[0],
+           "series": series, "seed": seed, "params": params or {}, "status": "error" if failed else "ok",
+           "version": "9.9.9", "git_commit": "cafe123", "run_params": {"alpha": 1, **(params or {})}}
+    if failed:
+        return {**row, "error": "RuntimeError: hard series"}
+    return {**row, "fit_seconds": 1.0, "score_seconds": 1.0, "training": summary, "budget_cut": budget,
+            "training_end": f"model: {reason}", "metrics": {m: vus_pr for m in ("vus_pr", "aupr", "auroc",
+                                                                                  "best_f1", "affiliation_f1",
+                                                                                  "pate")}}
+
+
+def _write_rows(folder, rows):
+    store = ResultStore(folder / "results.sqlite")
+    for row in rows:
+        store.write(row)
+    return store
+
+
+EASY, HARD = ["X/easy1", "X/easy2"], ["X/hard1", "X/hard2"]
+
+
+def test_report_counts_failed_jobs_as_worst_and_marks_budget_cuts(tmp_path):
+    # 'fragile' matches 'steady' on the easy series and fails on the hard ones: it must not rank above it
+    rows = [_synthetic_row("steady", s, 0.9) for s in EASY] + [_synthetic_row("steady", s, 0.3) for s in HARD]
+    rows += [_synthetic_row("fragile", s, 0.9) for s in EASY] + [_synthetic_row("fragile", s, 0, failed=True)
+                                                                  for s in HARD]
+    rows += [_synthetic_row("cut", s, 0.5, budget=(s == "X/hard1"), params={"epochs": 3}) for s in EASY + HARD]
+    _write_rows(tmp_path, rows)
+    overall, per_dataset = summary_tables(ResultStore(tmp_path / "results.sqlite").frame())
+    assert list(overall.index) == ["steady", "cut", "fragile"]
+    assert overall.loc["fragile", "vus_pr"] == pytest.approx(0.45) and overall.loc["steady", "vus_pr"] == 0.6
+    assert overall.loc["fragile", "failed"] == 2 and overall.loc["steady", "failed"] == 0
+    assert overall.loc["cut", "budget"] == 1 and overall.loc["steady", "budget"] == 0
+    assert list(per_dataset["X"].index) == ["steady", "cut", "fragile"]
+    report = build_report(tmp_path)
+    text = report.markdown.read_text()
+    assert "a failed job counts as the worst score (0)" in text and "| failed | budget |" in text
+    assert "| steady | 1 | 4 | 0 | 0 | 0.600 |" in text and "| fragile | 1 | 4 | 2 | 0 | 0.450 |" in text
+    # per-series table: detector columns, budget and failure markers
+    assert "## VUS-PR per series" in text and "| series | cut | fragile | steady |" in text
+    assert "| X/hard1 | 0.500† | failed | 0.300 |" in text and "| X/easy1 | 0.500 | 0.900 | 0.900 |" in text
+    # how training ended, every parameter run, provenance
+    assert "| cut | model | patience ×3, time budget ×1 | 4–9 | 4 |" in text
+    assert '- cut (4 jobs): {"alpha": 1, "epochs": 3}' in text and '- steady (4 jobs): {"alpha": 1}' in text
+    assert "| 9.9.9 | cafe123 | 12 |" in text
+    assert "RuntimeError: hard series" in text
+    page = report.html.read_text()
+    assert "<h2>VUS-PR per series</h2>" in page and "0.500†" in page and "cafe123" in page
+    assert "steady" in report.table and "budget" in report.table
+
+
+def test_per_series_table_marks_partial_failures_and_missing_jobs(tmp_path):
+    rows = [_synthetic_row("a", "X/s1", 0.8, seed=0), _synthetic_row("a", "X/s1", 0, seed=1, failed=True),
+            _synthetic_row("b", "X/s2", 0.4, budget=True)]
+    table = per_series_table(_write_rows(tmp_path, rows).frame())
+    assert table.loc["X/s1", "a"] == "0.800✗1" and table.loc["X/s1", "b"] == ""
+    assert table.loc["X/s2", "b"] == "0.400†" and table.loc["X/s2", "a"] == ""
+
+
+def test_spread_across_series_and_seeds(tmp_path):
+    rows = [_synthetic_row("a", "X/s1", v, seed) for seed, v in enumerate((0.8, 0.6))]
+    rows += [_synthetic_row("a", "X/s2", 0.4, seed) for seed in (0, 1)]
+    rows += [_synthetic_row("a", "X/s3", 0, seed, failed=True) for seed in (0, 1)]  # failed = 0
+    spread = spread_table(_write_rows(tmp_path / "seeds", rows).frame())
+    per_series = np.array([0.7, 0.4, 0.0])
+    assert spread.loc["a", "series"] == 3 and spread.loc["a", "mean"] == pytest.approx(per_series.mean())
+    assert spread.loc["a", "std"] == pytest.approx(per_series.std(ddof=1))
+    assert spread.loc["a", "IQR"] == pytest.approx(np.percentile(per_series, 75) - np.percentile(per_series, 25))
+    assert spread.loc["a", "seeds"] == 2 and spread.loc["a", "seed std"] == pytest.approx(np.std([0.8, 0.6],
+                                                                                                 ddof=1) / 3)
+    text = build_report(tmp_path / "seeds").markdown.read_text()
+    assert "## Spread of VUS-PR" in text and "seed std" in text
+    one_seed = spread_table(_write_rows(tmp_path / "one", [r for r in rows if r["seed"] == 0]).frame())
+    assert "seed std" not in one_seed and one_seed.loc["a", "std"] == pytest.approx(np.std([0.8, 0.4, 0], ddof=1))
+
+
+def test_critical_difference_caveat_below_ten_series(tmp_path):
+    def frame_with(n_series, detectors=("a", "b", "c")):
+        rng = np.random.default_rng(n_series)
+        rows = [_synthetic_row(d, f"X/s{i}", float(rng.random())) for i in range(n_series) for d in detectors]
+        return _write_rows(tmp_path / f"{n_series}{len(detectors)}", rows).frame()
+
+    few = cd_caveat(frame_with(4), drawn=True)
+    assert "only 4 series" in few and "fewer than 10 series" in few
+    assert cd_caveat(frame_with(12), drawn=True) is None
+    assert "needs at least 3 detectors" in cd_caveat(frame_with(12, ("a", "b")), drawn=False)
+    assert critical_difference(frame_with(12, ("a", "b")), tmp_path / "cd.png") is None
+    build_report(tmp_path / "43")
+    text = (tmp_path / "43" / "report.md").read_text()
+    assert "fewer than 10 series" in text and "critical_difference.png" in text
+    build_report(tmp_path / "123")
+    assert "fewer than 10 series" not in (tmp_path / "123" / "report.md").read_text()
+
+
+def test_a_failed_job_on_a_series_without_labels_gets_no_score(tmp_path):
+    unlabelled = {**_synthetic_row("a", "X/nolabels", 0), "metrics": {}}
+    rows = [unlabelled, _synthetic_row("b", "X/nolabels", 0, failed=True),
+            _synthetic_row("a", "X/s1", 0.7), _synthetic_row("b", "X/s1", 0, failed=True)]
+    scored = scored_rows(_write_rows(tmp_path, rows).frame()).set_index(["detector", "series"])
+    assert np.isnan(scored.loc[("b", "X/nolabels"), "vus_pr"]) and scored.loc[("b", "X/s1"), "vus_pr"] == 0.0
+    assert np.isnan(scored.loc[("a", "X/nolabels"), "vus_pr"]) and scored.loc[("a", "X/s1"), "vus_pr"] == 0.7
