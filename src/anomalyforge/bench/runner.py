@@ -4,16 +4,21 @@ Each job fits on the series' training part (or, for series without one, on the t
 unsupervised fit recorded as ``n_train = 0``), scores every test step, computes every metric of
 ``anomalyforge.metrics.evaluate`` (VUS window = the period estimated from the test series, as TSB-AD
 does) and measures fit and score seconds and the peak resident memory of the
-worker during the job. A job never raises: a failure becomes a row with its error, and the run goes on.
+worker during the job. Each row also records how training ended (``BaseDetector.training_summary``: the
+parts trained, why each stopped, epochs run, whether a wall-time budget cut it), every parameter the
+detector ran with, the package version and the git commit of the source tree that ran. A job never
+raises: a failure becomes a row with its error, and the run goes on.
 The main process writes each row to SQLite as soon as the job ends, so a killed run loses nothing
 finished, and a rerun skips the jobs already done.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import subprocess
 import threading
 import time
 import traceback
@@ -27,7 +32,7 @@ from tqdm.auto import tqdm
 
 from anomalyforge.bench.store import ResultStore
 
-__all__ = ["Job", "make_jobs", "run_job", "execute_jobs"]
+__all__ = ["Job", "make_jobs", "run_job", "execute_jobs", "source_revision", "git_revision", "training_outcome"]
 
 
 @dataclass(frozen=True)
@@ -96,11 +101,64 @@ class _PeakMemory:
         return self.peak / 2**20
 
 
+def git_revision(folder: str | Path) -> str:
+    """``git rev-parse HEAD`` of the checkout holding ``folder``, with ``-dirty`` when tracked files changed.
+
+    Returns ``"unknown"`` when ``folder`` is not tracked in a git checkout (an installed package, no git).
+    """
+    folder = Path(folder)
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=30)
+        if done.returncode:
+            raise subprocess.CalledProcessError(done.returncode, args, done.stdout, done.stderr)
+        return done.stdout
+
+    try:
+        if not git("ls-files", "--", ".").strip():  # e.g. a package installed into a venv inside a checkout
+            return "unknown"
+        head = git("rev-parse", "HEAD").strip()
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no").strip())
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("-dirty" if dirty else "")
+
+
+@functools.cache
+def source_revision() -> str:
+    """The git revision of the source tree of the imported ``anomalyforge`` (computed once per process)."""
+    import anomalyforge
+
+    return git_revision(Path(anomalyforge.__file__).resolve().parent)
+
+
+def training_outcome(summary: dict[str, Any] | None, requires_training: bool = True) -> str:
+    """One line saying how training ended, from ``BaseDetector.training_summary()``.
+
+    ``"not trained"`` for a detector that learns nothing, ``"n/a (not recorded)"`` for one that trains but
+    recorded no part; otherwise ``"part: reason, N epochs"`` per part (``time budget`` is the budget cut).
+    """
+    parts = (summary or {}).get("parts") or {}
+    if not parts:
+        return "n/a (not recorded)" if requires_training else "not trained"
+    epochs = (summary or {}).get("epochs") or {}
+    return "; ".join(
+        f"{part}: {report.get('stopped_by') or '?'}, {epochs.get(part, report.get('epochs_run'))} epochs"
+        for part, report in sorted(parts.items())
+    )
+
+
+def _json_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters as JSON values (objects such as a threshold rule become their repr)."""
+    return json.loads(json.dumps(params, sort_keys=True, default=repr))
+
+
 def run_job(job: Job, data_root: str | None) -> tuple[dict[str, Any], np.ndarray | None]:
     """Run one job in this process; returns ``(row, scores or None)`` and never raises."""
     os.environ.setdefault("ANOMALYFORGE_NUM_THREADS", "1")
     from threadpoolctl import threadpool_limits
 
+    import anomalyforge
     from anomalyforge.core.registry import make_detector
     from anomalyforge.datasets import load_series
     from anomalyforge.metrics import estimate_sliding_window, evaluate
@@ -113,6 +171,8 @@ def run_job(job: Job, data_root: str | None) -> tuple[dict[str, Any], np.ndarray
         "seed": job.seed,
         "params": job.params,
         "status": "error",
+        "version": anomalyforge.__version__,
+        "git_commit": source_revision(),
     }
     scores = None
     try:
@@ -125,13 +185,21 @@ def run_job(job: Job, data_root: str | None) -> tuple[dict[str, Any], np.ndarray
             detector = make_detector(job.detector, **params)
             if "random_state" in detector.get_params():
                 detector.set_params(random_state=job.seed)
+            row["run_params"] = _json_params(detector.get_params(deep=False))
             with _PeakMemory() as mem:
                 t0 = time.perf_counter()
                 detector.fit(train)
                 t1 = time.perf_counter()
-                scores = detector.anomaly_score(data.test)
+                summary = detector.training_summary()
+                row.update(
+                    training=summary,
+                    training_end=training_outcome(summary, detector.tags.requires_training),
+                    budget_cut=bool(summary["budget_cut"]),
+                )
                 t2 = time.perf_counter()
-            row.update(fit_seconds=t1 - t0, score_seconds=t2 - t1, peak_mb=mem.peak_mb)
+                scores = detector.anomaly_score(data.test)
+                t3 = time.perf_counter()
+            row.update(fit_seconds=t1 - t0, score_seconds=t3 - t2, peak_mb=mem.peak_mb)
             if data.labels.any():
                 # TSB-AD's protocol: the VUS window is the period estimated from the test series (not labels)
                 metrics = evaluate(data.labels, scores, sliding_window=estimate_sliding_window(data.test))

@@ -1,4 +1,9 @@
-"""SQLite results store: one row per (detector, series, seed, parameters) job, written as each job ends."""
+"""SQLite results store: one row per (detector, series, seed, parameters) job, written as each job ends.
+
+Columns added after the first release (how training ended, the parameters run, version and commit) are
+added with ``ALTER TABLE`` when an older store is opened, so old stores still open, resume, merge and
+report (their rows have NULL there, shown as "unrecorded").
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["ResultStore", "METRIC_COLUMNS"]
+__all__ = ["ResultStore", "METRIC_COLUMNS", "ADDED_COLUMNS"]
 
 METRIC_COLUMNS = (
     "vus_pr",
@@ -21,6 +26,16 @@ METRIC_COLUMNS = (
     "affiliation_f1",
     "pate",
 )
+
+# column -> SQLite type, added to stores written before they existed
+ADDED_COLUMNS = {
+    "training": "TEXT",  # BaseDetector.training_summary() as JSON
+    "training_end": "TEXT",  # one line: "not trained", "n/a (not recorded)", "model: patience, 12 epochs"
+    "budget_cut": "INTEGER",  # 1 when a wall-time budget stopped a trained part
+    "run_params": "TEXT",  # every parameter the detector ran with (get_params), JSON
+    "version": "TEXT",  # anomalyforge.__version__
+    "git_commit": "TEXT",  # git revision of the source tree that ran ("-dirty", or "unknown")
+}
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS results (
@@ -40,9 +55,14 @@ CREATE TABLE IF NOT EXISTS results (
     peak_mb REAL,
     {", ".join(f"{c} REAL" for c in METRIC_COLUMNS)},
     metrics TEXT,
-    finished_at TEXT DEFAULT CURRENT_TIMESTAMP
+    finished_at TEXT DEFAULT CURRENT_TIMESTAMP,
+    {", ".join(f"{c} {t}" for c, t in ADDED_COLUMNS.items())}
 )
 """
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, default=str)
 
 
 class ResultStore:
@@ -53,6 +73,14 @@ class ResultStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as con:
             con.execute(_SCHEMA)
+            have = self._columns(con)
+            for column, kind in ADDED_COLUMNS.items():
+                if column not in have:  # a store written by an older version
+                    con.execute(f"ALTER TABLE results ADD COLUMN {column} {kind}")
+
+    @staticmethod
+    def _columns(con: sqlite3.Connection) -> set[str]:
+        return {row[1] for row in con.execute("PRAGMA table_info(results)")}
 
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=30)
@@ -84,6 +112,12 @@ class ResultStore:
             "peak_mb": row.get("peak_mb"),
             **{c: metrics.get(c) for c in METRIC_COLUMNS},
             "metrics": json.dumps(metrics, sort_keys=True),
+            "training": _json_or_none(row.get("training")),
+            "training_end": row.get("training_end"),
+            "budget_cut": None if row.get("budget_cut") is None else int(bool(row["budget_cut"])),
+            "run_params": _json_or_none(row.get("run_params")),
+            "version": row.get("version"),
+            "git_commit": row.get("git_commit"),
         }
         columns = ", ".join(record)
         marks = ", ".join("?" for _ in record)
@@ -108,9 +142,11 @@ class ResultStore:
             src.row_factory = sqlite3.Row
             rows = [dict(r) for r in src.execute("SELECT * FROM results")]
         with self._connect() as con:
+            known = self._columns(con)
             mine = dict(con.execute("SELECT job_key, status FROM results").fetchall())
             take = [r for r in rows if r["job_key"] not in mine or (mine[r["job_key"]] != "ok" and r["status"] == "ok")]
             for r in take:
+                r = {k: v for k, v in r.items() if k in known}  # an older store lacks columns, they stay NULL
                 columns = ", ".join(r)
                 marks = ", ".join("?" for _ in r)
                 con.execute(f"INSERT OR REPLACE INTO results ({columns}) VALUES ({marks})", list(r.values()))
