@@ -6,6 +6,7 @@ message that names the problem and what to do about it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -23,6 +24,7 @@ __all__ = [
     "window_starts",
     "sliding_windows",
     "windows_to_timesteps",
+    "batched",
 ]
 
 
@@ -223,3 +225,9 @@ def windows_to_timesteps(
         missing = int((~np.isfinite(out)).sum())
         raise ValueError(f"{missing} time steps are covered by no window; windows must cover the series")
     return out
+
+
+def batched(n: int, batch_size: int) -> Iterator[slice]:
+    """Slices covering ``range(n)`` in chunks of ``batch_size`` (torch-free; ``nn.training`` re-exports it)."""
+    for i in range(0, n, batch_size):
+        yield slice(i, min(i + batch_size, n))

@@ -27,8 +27,7 @@ from sklearn.svm import OneClassSVM
 
 from anomalyforge.core.base import BaseDetector, Tags
 from anomalyforge.core.registry import DETECTORS
-from anomalyforge.core.validation import sliding_windows, standardiser, windows_to_timesteps
-from anomalyforge.nn.training import batched
+from anomalyforge.core.validation import batched, sliding_windows, standardiser, windows_to_timesteps
 
 __all__ = [
     "WindowSklearnDetector",
