@@ -5,7 +5,7 @@ so listing the names (``anomalyforge detectors``) imports no model module, and `
 imports only the module that defines ``name`` (timm keeps such a map). That module's
 ``@DETECTORS.register(name, ...)`` decorator then records the class and its small ``test_params``;
 ``tests/test_registry.py`` checks that the catalog and the decorators agree both ways, so the catalog
-cannot drift silently.
+cannot drift silently. Adding a model is one decorator and one catalog line (the test names a missing one).
 
 A registered object's ``registry_name`` is not stored on it: it is derived from its class and its
 parameters (see ``Registry.name_of``), so it survives ``sklearn.base.clone``, ``set_params`` and
