@@ -134,3 +134,33 @@ def test_report_command_merges_runs(tmp_path, capsys):
     assert "zscore" in out and "pca" in out and "8 rows merged in" in out
     assert main(["report", str(tmp_path / "x"), "--from", str(tmp_path / "missing")]) == 2
     assert "no results store" in capsys.readouterr().err
+
+
+def test_detect_unknown_param_lists_the_valid_ones_and_bad_value_names_it(tmp_path, capsys):
+    series = _csv(tmp_path / "s.csv")
+    base = ["detect", str(series), "--detector", "iforest", "--out", str(tmp_path / "o"), "--quiet"]
+    assert main([*base, "--param", "n_trees=50"]) == 2
+    err = capsys.readouterr().err
+    assert "--param n_trees=50: detector 'iforest' has no parameter 'n_trees'" in err
+    assert "valid parameters: window, n_estimators," in err
+    assert main([*base, "--param", "n_estimators=many"]) == 2
+    assert "--param n_estimators=many: n_estimators takes int, got 'many'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # refused before anything ran
+
+
+def test_params_are_read_as_json_and_checked_against_annotations():
+    from anomalyforge.apps.params import bench_params, detector_params, generator_params, parse_params
+
+    assert parse_params(["a=1", "b=0.5", "c=true", "d=null", "e=[1, 2]", "f=max", "g=x=y"]) == {
+        "a": 1, "b": 0.5, "c": True, "d": None, "e": [1, 2], "f": "max", "g": "x=y"}
+    assert detector_params("iforest", ["window=10", "contamination=1", "random_state=null", "how=mean"]) == {
+        "window": 10, "contamination": 1, "random_state": None, "how": "mean"}
+    assert detector_params("iforest", None) == {}
+    assert generator_params("rules", []) == {}
+    assert bench_params(["knn.n_neighbors=3"], ["knn", "pca"]) == {"knn": {"n_neighbors": 3}}
+    with pytest.raises(ValueError, match=r"--param knn\.k=3: detector 'knn' has no parameter 'k'; valid"):
+        bench_params(["knn.k=3"], ["knn"])
+    with pytest.raises(ValueError, match="--param window=0.5: window takes int, got 0.5"):
+        detector_params("iforest", ["window=0.5"])
+    with pytest.raises(ValueError, match="expects key=value"):
+        detector_params("iforest", ["window"])

@@ -33,14 +33,15 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
-    from anomalyforge.apps.detect import parse_params, run_detection
+    from anomalyforge.apps.detect import run_detection
+    from anomalyforge.apps.params import detector_params
 
     result = run_detection(
         args.series,
         args.detector,
         args.out,
         train_path=args.train,
-        params=parse_params(args.param),
+        params=detector_params(args.detector, args.param),
         fill=args.fill,
         save_model=args.save_model,
         progress=not args.quiet,
@@ -71,8 +72,8 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from anomalyforge.apps.detect import parse_params
     from anomalyforge.apps.generate import compare_generators, generate_for_series
+    from anomalyforge.apps.params import generator_params
 
     if args.compare:
         rows = compare_generators(_names(args.compare), args.dataset, args.series, data_root=args.data_root)
@@ -88,7 +89,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         args.series,
         args.out,
         data_root=args.data_root,
-        params=parse_params(args.param),
+        params=generator_params(args.generator, args.param),
     )
     for label, path in paths.items():
         print(f"{label:<10} {path}")
@@ -96,20 +97,12 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from anomalyforge.apps.detect import parse_params
+    from anomalyforge.apps.params import bench_params
     from anomalyforge.bench import run_benchmark
 
     seeds = [int(s) for s in _names(args.seeds)]
-    params: dict[str, dict] = {}
-    for key, value in parse_params(args.param).items():
-        name, dot, param = key.partition(".")
-        if not dot or not name or not param:
-            raise ValueError(f"--param expects DETECTOR.KEY=VALUE, got {key!r}")
-        params.setdefault(name, {})[param] = value
     detectors = _names(args.detectors)
-    stray = sorted(set(params) - set(detectors))
-    if stray:
-        raise ValueError(f"--param names {stray}, which are not among --detectors {detectors}")
+    params = bench_params(args.param, detectors)
     summary = run_benchmark(
         suite=args.suite,
         detectors=detectors,

@@ -16,7 +16,7 @@ from anomalyforge.apps.plotting import plot_scores
 from anomalyforge.core.registry import make_detector
 from anomalyforge.datasets.generic import load_generic
 
-__all__ = ["DetectionResult", "run_detection", "parse_params"]
+__all__ = ["DetectionResult", "run_detection"]
 
 
 @dataclass
@@ -32,20 +32,6 @@ class DetectionResult:
     score_seconds: float
     trained_on: str
     metrics: dict[str, float] = field(default_factory=dict)
-
-
-def parse_params(pairs: list[str] | None) -> dict[str, Any]:
-    """Parse ``k=v`` strings; values are read as JSON (numbers, true/false, null, lists) else kept as text."""
-    params: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--param expects key=value, got {pair!r}")
-        try:
-            params[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key.strip()] = value
-    return params
 
 
 def run_detection(

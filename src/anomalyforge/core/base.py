@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from anomalyforge.core.registry import DETECTORS, GENERATORS
 from anomalyforge.core.thresholds import BaseThreshold, make_threshold
 from anomalyforge.core.validation import (
     Interval,
@@ -121,13 +122,22 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
     """
 
     tags: ClassVar[Tags] = Tags()
-    registry_name: ClassVar[str | None] = None
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "contamination": [Interval(float, 0.0, 0.5, "neither")],
         "threshold": [None, Interval(float), str, BaseThreshold],
     }
     threshold: Any
     contamination: float
+
+    @property
+    def registry_name(self) -> str | None:
+        """The registered name this detector answers to (None if its class is not registered).
+
+        Derived from the class and the current parameters, never stored, so ``clone``, ``set_params`` and
+        save/load keep it: ``make_detector("genias_carla")`` and ``CARLA(generator="genias")`` both give
+        ``"genias_carla"``.
+        """
+        return DETECTORS.name_of(self)
 
     # ----------------------------------------------------------------------------------------- hooks
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
@@ -317,8 +327,12 @@ class BaseGenerator(SaveLoadMixin, BaseEstimator):
     """
 
     tags: ClassVar[GeneratorTags] = GeneratorTags()
-    registry_name: ClassVar[str | None] = None
     max_redraws: ClassVar[int] = 10
+
+    @property
+    def registry_name(self) -> str | None:
+        """The registered name this generator answers to, from its class and parameters (see BaseDetector)."""
+        return GENERATORS.name_of(self)
 
     def _fit(self, X: np.ndarray) -> None:
         """Learn from a normal (n_timesteps, n_channels) series; nothing for rule-based generators."""

@@ -80,9 +80,7 @@ def _instantiate(desc: dict[str, Any]) -> Any:
 
     registry = DETECTORS if desc["kind"] == "detector" else GENERATORS
     entry = registry.entry(desc["name"])
-    obj = entry.cls(**{k: _decode_param(v) for k, v in desc["params"].items()})
-    obj.registry_name = desc["name"]
-    return obj
+    return entry.cls(**{k: _decode_param(v) for k, v in desc["params"].items()})
 
 
 # -------------------------------------------------------------------------------------- fitted state

@@ -6,7 +6,7 @@ message that names the problem and what to do about it.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any
@@ -23,6 +23,7 @@ __all__ = [
     "Interval",
     "Options",
     "validate_params",
+    "batched",
 ]
 
 
@@ -205,3 +206,9 @@ def validate_params(owner: str, params: dict[str, Any], constraints: dict[str, l
         if not any(_accepts(c, value) for c in allowed):
             expected = " or ".join(_describe(c) for c in allowed)
             raise ValueError(f"{owner}: parameter {name}={value!r} is not valid; expected {expected}")
+
+
+def batched(n: int, batch_size: int) -> Iterator[slice]:
+    """Slices covering ``range(n)`` in chunks of ``batch_size`` (torch-free; ``nn.training`` re-exports it)."""
+    for i in range(0, n, batch_size):
+        yield slice(i, min(i + batch_size, n))

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from anomalyforge.core.validation import batched  # torch-free, re-exported for the neural models
+
 __all__ = [
     "TrainConfig",
     "TrainReport",
@@ -202,12 +204,6 @@ def fit_loop(
     model.eval()
     report.seconds = time.perf_counter() - start
     return report
-
-
-def batched(n: int, batch_size: int) -> Iterator[slice]:
-    """Slices covering ``range(n)`` in chunks of ``batch_size``."""
-    for i in range(0, n, batch_size):
-        yield slice(i, min(i + batch_size, n))
 
 
 @torch.no_grad()
