@@ -13,7 +13,8 @@ import torch
 
 from anomalyforge.core.registry import make_detector, make_generator
 from anomalyforge.core.windows import sliding_windows
-from anomalyforge.detectors.flows import PAPER_SETTINGS, build_flow, paper_preset
+from anomalyforge.detectors.flows import PAPER_SETTINGS, paper_preset
+from anomalyforge.nn.flows import build_flow
 from anomalyforge.generators import flow as flow_generator
 
 from .conftest import make_series
@@ -162,7 +163,7 @@ def test_generator_rejects_bad_parameters(series):
         make_generator("flow", mode="cold", **GEN).fit(series)
     with pytest.raises(ValueError, match="min_patch_fraction"):
         make_generator("flow", min_patch_fraction=0.0, **GEN).fit(series)
-    with pytest.raises(ValueError, match="patch_len"):
+    with pytest.raises(ValueError, match="20 time steps, at least 50"):  # shorter than one patch
         make_generator("flow", **{**GEN, "patch_len": 50}).fit(series[:20])
 
 

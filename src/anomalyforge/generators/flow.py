@@ -32,16 +32,17 @@ generator passed to ``generate`` (torch is seeded from it), so a seed gives the 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
-import zuko
 
-from anomalyforge.core.base import BaseGenerator, GeneratorTags
+from anomalyforge.core.base import RANDOM_STATE, BaseGenerator, GeneratorTags
 from anomalyforge.core.registry import GENERATORS
-from anomalyforge.core.validation import check_is_fitted
-from anomalyforge.detectors.flows.features import standardise, standardiser, training_vectors
+from anomalyforge.core.validation import Interval, Options, check_is_fitted
+from anomalyforge.core.windows import WindowSpec, standardise, standardiser, training_windows
+from anomalyforge.detectors.flows.features import VECTOR_CLIP
+from anomalyforge.nn.flows import build_flow
 from anomalyforge.nn.training import TrainConfig, fit_loop, seed_torch, torch_threads
 
 __all__ = ["FlowPatchGenerator"]
@@ -77,6 +78,30 @@ class FlowPatchGenerator(BaseGenerator):
     """
 
     tags: ClassVar[GeneratorTags] = GeneratorTags(requires_training=True, uses_torch=True, min_window=2)
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "patch_len": [Interval(int, 1, None)],
+        "min_patch_fraction": [Interval(float, 0.0, 1.0, "right")],
+        "mode": [Options(_MODES)],
+        "temperature": [Interval(float, 0.0, None, "neither")],
+        "quantile": [Interval(float, 0.0, 1.0, "neither")],
+        "max_channel_fraction": [Interval(float, 0.0, 1.0, "right")],
+        "clip": [Interval(float, 0.0, None, "neither")],
+        "pool_size": [Interval(int, 1, None)],
+        "max_rounds": [Interval(int, 1, None)],
+        "passes": [None, Interval(int, 1, None)],
+        "transforms": [Interval(int, 1, None)],
+        "hidden_features": [Interval(int, 1, None)],
+        "hidden_layers": [Interval(int, 1, None)],
+        "epochs": [Interval(int, 1, None)],
+        "batch_size": [Interval(int, 1, None)],
+        "lr": [Interval(float, 0.0, None, "neither")],
+        "patience": [Interval(int, 0, None)],
+        "val_fraction": [Interval(float, 0.0, 1.0, "left")],
+        "time_budget": [None, Interval(float, 0.0, None, "neither")],
+        "max_train_patches": [Interval(int, 2, None)],
+        "train_noise": [Interval(float, 0.0, None)],
+        "random_state": RANDOM_STATE,
+    }
 
     def __init__(
         self,
@@ -131,29 +156,18 @@ class FlowPatchGenerator(BaseGenerator):
         if self.n_features_ < 2:
             raise ValueError("the flow generator needs patches of at least 2 values; use patch_len >= 2")
         passes = self.passes if self.passes is not None else self.patch_len
-        hidden = [int(self.hidden_features)] * int(self.hidden_layers)
-        self.flow_ = zuko.flows.MAF(
-            self.n_features_, transforms=int(self.transforms), passes=int(passes), hidden_features=hidden
+        self.flow_ = build_flow(
+            "maf", self.n_features_, self.transforms, self.hidden_features, self.hidden_layers, passes=passes
         )
 
-    def _check_params(self) -> None:
-        if self.mode not in _MODES:
-            raise ValueError(f"mode must be one of {_MODES}, got {self.mode!r}")
-        if self.mode in ("tempered", "both") and not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0 (> 1 to reach low likelihood), got {self.temperature}")
-        if not 0.0 < self.quantile < 1.0:
-            raise ValueError(f"quantile must be in (0, 1), got {self.quantile}")
-        if int(self.patch_len) < 1:
-            raise ValueError(f"patch_len must be >= 1, got {self.patch_len}")
-        if not 0.0 < self.min_patch_fraction <= 1.0:
-            raise ValueError(f"min_patch_fraction must be in (0, 1], got {self.min_patch_fraction}")
+    def min_series_length(self) -> int:
+        return int(self.patch_len)
 
     def _fit(self, X: np.ndarray) -> None:
-        self._check_params()
-        if X.shape[0] < self.patch_len:
-            raise ValueError(f"the series has {X.shape[0]} time steps, shorter than patch_len ({self.patch_len})")
         self.mean_, self.std_ = standardiser(X)
-        vectors = training_vectors(standardise(X, self.mean_, self.std_), self.patch_len, 1, self.max_train_patches)
+        Z = standardise(X, self.mean_, self.std_, clip=VECTOR_CLIP)
+        spec = WindowSpec(window=self.patch_len, max_train_windows=self.max_train_patches)
+        vectors = training_windows(Z, spec).flat(np.float32)
         self.n_features_ = int(vectors.shape[1])
         rng = np.random.default_rng(self.random_state)
         with torch_threads():
@@ -168,7 +182,14 @@ class FlowPatchGenerator(BaseGenerator):
                     x = x + noise * torch.randn(x.shape, generator=gen)
                 return -self.flow_().log_prob(x).mean() / self.n_features_
 
-            config = TrainConfig.from_params(self)
+            config = TrainConfig(
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                lr=self.lr,
+                patience=self.patience,
+                val_fraction=self.val_fraction,
+                time_budget=self.time_budget,
+            )
             self.train_report_ = fit_loop(self.flow_, len(vectors), loss_fn, config, rng).as_dict()
             with torch.no_grad():
                 self.train_log_prob_ = self.flow_().log_prob(data).numpy().astype(np.float64)
@@ -186,7 +207,7 @@ class FlowPatchGenerator(BaseGenerator):
         P = np.asarray(patches, dtype=np.float64)
         if P.ndim != 3 or P.shape[1:] != (self.patch_len, self.n_channels_in_):
             raise ValueError(f"patches must have shape (n, {self.patch_len}, {self.n_channels_in_}); got {P.shape}")
-        Z = standardise(P, self.mean_, self.std_).reshape(len(P), -1)
+        Z = standardise(P, self.mean_, self.std_, clip=VECTOR_CLIP).reshape(len(P), -1)
         with torch_threads(), torch.no_grad():
             return self.flow_().log_prob(torch.as_tensor(Z, dtype=torch.float32)).numpy().astype(np.float64)
 
@@ -203,7 +224,7 @@ class FlowPatchGenerator(BaseGenerator):
     def sample_patches(self, n: int, random_state: int | np.random.Generator | None = None) -> np.ndarray:
         """Draw ``n`` low-likelihood patches in data units, shape (n, patch_len, C)."""
         check_is_fitted(self)
-        self._check_params()
+        self._validate_params()
         rng = np.random.default_rng(random_state)
         gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
         with torch_threads():

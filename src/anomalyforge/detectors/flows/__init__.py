@@ -5,7 +5,7 @@ detectors with its settings (flow, isolation forest, one-class SVM, autoencoder,
 """
 
 from anomalyforge.detectors.flows.autoencoder import DenseAutoencoder, WindowAutoencoder
-from anomalyforge.detectors.flows.density import FlowDetector, MAFDetector, RealNVPDetector, build_flow
+from anomalyforge.detectors.flows.density import FlowDetector, MAFDetector, RealNVPDetector
 from anomalyforge.detectors.flows.preset import PAPER_SETTINGS, paper_preset
 
 __all__ = [
@@ -15,6 +15,5 @@ __all__ = [
     "PAPER_SETTINGS",
     "RealNVPDetector",
     "WindowAutoencoder",
-    "build_flow",
     "paper_preset",
 ]

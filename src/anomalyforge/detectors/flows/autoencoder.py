@@ -8,8 +8,8 @@ the dropout rate, so ``hidden1=64``, ``hidden2=16`` and ``dropout=0.2`` are our 
 epochs, as the paper does).
 
 The score of a time step is its reconstruction error: with ``how="point"`` (default) the squared error of
-that step (mean over channels), averaged over every scored window that contains it; with ``"max"`` or
-``"mean"`` each window's mean squared error is mapped to its steps by ``windows_to_steps``.
+that step (mean over channels), averaged over every scored window that contains it; with a window-level
+``how`` (``"max"``, ``"mean"``, ...) each window's mean squared error is mapped to its steps.
 """
 
 from __future__ import annotations
@@ -20,14 +20,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from anomalyforge.core.base import BaseDetector, Tags
+from anomalyforge.core.base import Tags
 from anomalyforge.core.registry import DETECTORS
-from anomalyforge.core.windows import sliding_windows, windows_to_steps
-from anomalyforge.detectors.flows.features import standardise, standardiser, training_vectors
+from anomalyforge.core.validation import Interval
+from anomalyforge.core.windows import WindowGather
+from anomalyforge.detectors.flows.features import VectorModelDetector
 from anomalyforge.nn.training import (
-    TrainConfig,
     fit_loop,
-    predict_batched,
     resolve_device,
     seed_torch,
     torch_threads,
@@ -69,7 +68,7 @@ class DenseAutoencoder(nn.Module):
     "autoencoder",
     test_params={"window": 6, "hidden1": 16, "hidden2": 8, "epochs": 15, "max_train_windows": 300},
 )
-class WindowAutoencoder(BaseDetector):
+class WindowAutoencoder(VectorModelDetector):
     """Dense autoencoder (bottleneck 2, dropout, MSE) reconstruction error of standardised window vectors.
 
     Args:
@@ -81,7 +80,7 @@ class WindowAutoencoder(BaseDetector):
         train_stride: step between training windows.
         max_train_windows: cap on training windows (evenly spread).
         score_stride: step between scored windows (the last step is always covered).
-        how: "point" (per-step error averaged over windows), "max" or "mean" (window error mapped to steps).
+        how: "point" (per-step error averaged over windows) or a window-level mapping of the window's error.
         score_batch_size: windows per scoring batch.
         contamination, threshold: threshold rule on the training scores.
         random_state: seed of initialisation, dropout and batching.
@@ -89,6 +88,13 @@ class WindowAutoencoder(BaseDetector):
     """
 
     tags: ClassVar[Tags] = Tags(min_length=2, uses_torch=True)
+    per_step_scores: ClassVar[bool] = True
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "hidden1": [Interval(int, 1, None)],
+        "hidden2": [Interval(int, 1, None)],
+        "bottleneck": [Interval(int, 1, None)],
+        "dropout": [Interval(float, 0.0, 1.0, "left")],
+    }
 
     def __init__(
         self,
@@ -139,13 +145,8 @@ class WindowAutoencoder(BaseDetector):
     def _build_modules(self) -> None:
         self.model_ = DenseAutoencoder(self.n_features_, self.hidden1, self.hidden2, self.bottleneck, self.dropout)
 
-    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
-        if self.how not in ("point", "max", "mean"):
-            raise ValueError(f"how must be 'point', 'max' or 'mean', got {self.how!r}")
-        self.mean_, self.std_ = standardiser(X)
-        vectors = training_vectors(
-            standardise(X, self.mean_, self.std_), self.window, self.train_stride, self.max_train_windows
-        )
+    def _fit_windows(self, windows: WindowGather, Z: np.ndarray) -> None:
+        vectors = windows.flat(np.float32)
         self.n_features_ = int(vectors.shape[1])
         rng = np.random.default_rng(self.random_state)
         with torch_threads():
@@ -159,35 +160,15 @@ class WindowAutoencoder(BaseDetector):
                 x = data[torch.from_numpy(idx).to(dev)]
                 return torch.mean((self.model_(x) - x) ** 2)
 
-            config = TrainConfig.from_params(self)
-            self.train_report_ = fit_loop(self.model_, len(vectors), loss_fn, config, rng).as_dict()
+            self._record_training("model", fit_loop(self.model_, len(vectors), loss_fn, self._train_config(), rng))
             self.model_.cpu()
 
-    def _step_errors(self, batch: torch.Tensor) -> torch.Tensor:
+    @torch.no_grad()
+    def _score_windows(self, batch: np.ndarray) -> np.ndarray:
         """(b, window, C) windows -> (b, window) squared reconstruction error per step (mean over channels)."""
-        flat = batch.reshape(batch.shape[0], -1)
-        return ((self.model_(flat) - flat) ** 2).reshape(batch.shape).mean(dim=2)
-
-    def _score(self, X: np.ndarray) -> np.ndarray:
-        Z = standardise(X, self.mean_, self.std_)
-        windows, starts = sliding_windows(Z, self.window, self.score_stride)
-        n, w = X.shape[0], self.window
         with torch_threads():
             dev = resolve_device(self.device)
             self.model_.to(dev).eval()
-            if self.how != "point":
-                errors = predict_batched(
-                    lambda b: self._step_errors(b).mean(dim=1), windows, self.score_batch_size, dev
-                )
-                self.model_.cpu()
-                return windows_to_steps(errors, starts, w, n, self.how)
-            total, count = np.zeros(n), np.zeros(n)
-            offsets = np.arange(w)
-            for i in range(0, len(windows), self.score_batch_size):
-                sl = slice(i, i + self.score_batch_size)
-                err = predict_batched(self._step_errors, windows[sl], self.score_batch_size, dev)
-                positions = (starts[sl, None] + offsets).ravel()
-                total += np.bincount(positions, weights=err.ravel().astype(np.float64), minlength=n)
-                count += np.bincount(positions, minlength=n)
-            self.model_.cpu()
-        return total / np.maximum(count, 1)
+            x = torch.from_numpy(batch.astype(np.float32)).to(dev)
+            flat = x.reshape(x.shape[0], -1)
+            return ((self.model_(flat) - flat) ** 2).reshape(x.shape).mean(dim=2).double().cpu().numpy()

@@ -19,56 +19,23 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-import zuko
 
-from anomalyforge.core.base import BaseDetector, Tags
+from anomalyforge.core.base import Tags
 from anomalyforge.core.registry import DETECTORS
-from anomalyforge.core.windows import sliding_windows, windows_to_steps
-from anomalyforge.detectors.flows.features import (
-    WindowPCA,
-    fit_pca,
-    standardise,
-    standardiser,
-    training_vectors,
-)
-from anomalyforge.nn.training import (
-    TrainConfig,
-    fit_loop,
-    predict_batched,
-    resolve_device,
-    seed_torch,
-    torch_threads,
-)
+from anomalyforge.core.validation import Interval
+from anomalyforge.core.windows import WindowGather
+from anomalyforge.detectors.flows.features import VectorModelDetector, WindowPCA, fit_pca
+from anomalyforge.nn.flows import build_flow
+from anomalyforge.nn.training import fit_loop, resolve_device, seed_torch, torch_threads
 
-__all__ = ["build_flow", "FlowDetector", "RealNVPDetector", "MAFDetector"]
+__all__ = ["FlowDetector", "RealNVPDetector", "MAFDetector"]
+
+_OVERFLOW = 1e300  # the NLL given to windows whose likelihood under- or overflows
 
 _TINY = {"window": 6, "transforms": 2, "hidden_features": 16, "epochs": 8, "max_train_windows": 300}
 
 
-def build_flow(kind: str, features: int, transforms: int, hidden_features: int, hidden_layers: int) -> zuko.flows.Flow:
-    """A zuko flow over ``features`` dimensions with a standard normal base.
-
-    Args:
-        kind: "maf" (masked autoregressive) or "realnvp" (affine coupling).
-        features: dimension of the modelled vectors (>= 2).
-        transforms: number of flow layers.
-        hidden_features: width of each hidden layer of the conditioner networks.
-        hidden_layers: number of hidden layers of the conditioner networks.
-    """
-    if features < 2:
-        raise ValueError(
-            f"a {kind} flow needs vectors of at least 2 features, got {features}; "
-            "use a longer window or more PCA components"
-        )
-    hidden = [int(hidden_features)] * int(hidden_layers)
-    if kind == "maf":
-        return zuko.flows.MAF(features, transforms=int(transforms), hidden_features=hidden)
-    if kind == "realnvp":
-        return zuko.flows.RealNVP(features, transforms=int(transforms), hidden_features=hidden)
-    raise ValueError(f"unknown flow kind {kind!r}; use 'maf' or 'realnvp'")
-
-
-class FlowDetector(BaseDetector):
+class FlowDetector(VectorModelDetector):
     """Negative log-likelihood of window vectors under a normalizing flow (base of realnvp and maf).
 
     Args:
@@ -83,7 +50,7 @@ class FlowDetector(BaseDetector):
         max_train_windows: cap on training windows (evenly spread over the series).
         train_noise: std of Gaussian noise added to standardised training vectors (0 disables).
         score_stride: step between scored windows (the last step is always covered).
-        how: "max" or "mean": how window scores map to time steps.
+        how: window -> step mapping (``core.windows``: "max", "mean", "min" or "last").
         score_batch_size: windows per scoring batch.
         contamination, threshold: threshold rule on the training scores (see ``thresholds``).
         random_state: seed of initialisation, noise and batching.
@@ -92,6 +59,13 @@ class FlowDetector(BaseDetector):
 
     tags: ClassVar[Tags] = Tags(min_length=2, uses_torch=True)
     flow_kind: ClassVar[str] = "maf"
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_components": [None, Interval(int, 1, None), Interval(float, 0.0, 1.0, "neither")],
+        "transforms": [Interval(int, 1, None)],
+        "hidden_features": [Interval(int, 1, None)],
+        "hidden_layers": [Interval(int, 1, None)],
+        "train_noise": [Interval(float, 0.0, None)],
+    }
 
     def __init__(
         self,
@@ -167,13 +141,8 @@ class FlowDetector(BaseDetector):
         return self.flow_().log_prob(codes) + residual
 
     # ------------------------------------------------------------------------------------- fit/score
-    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
-        if self.how not in ("max", "mean"):
-            raise ValueError(f"how must be 'max' or 'mean', got {self.how!r}")
-        self.mean_, self.std_ = standardiser(X)
-        vectors = training_vectors(
-            standardise(X, self.mean_, self.std_), self.window, self.train_stride, self.max_train_windows
-        )
+    def _fit_windows(self, windows: WindowGather, Z: np.ndarray) -> None:
+        vectors = windows.flat(np.float32)
         self.n_features_ = int(vectors.shape[1])
         if self.n_components is not None:
             self.pca_mean_, self.pca_components_, self.pca_residual_var_ = fit_pca(vectors, self.n_components)
@@ -194,26 +163,17 @@ class FlowDetector(BaseDetector):
                     x = x + noise * torch.randn(x.shape, generator=gen).to(dev)
                 return -self.log_prob(x).mean() / self.n_features_
 
-            config = TrainConfig.from_params(self)
-            self.train_report_ = fit_loop(self.flow_, len(vectors), loss_fn, config, rng).as_dict()
+            self._record_training("flow", fit_loop(self.flow_, len(vectors), loss_fn, self._train_config(), rng))
             self.flow_.cpu()
 
-    def _score(self, X: np.ndarray) -> np.ndarray:
-        Z = standardise(X, self.mean_, self.std_)
-        windows, starts = sliding_windows(Z, self.window, self.score_stride)
+    @torch.no_grad()
+    def _score_windows(self, batch: np.ndarray) -> np.ndarray:
         with torch_threads():
             dev = self._to_device()
-            nll = predict_batched(
-                lambda b: -self.log_prob(b.reshape(b.shape[0], -1)), windows, self.score_batch_size, dev
-            )
-            self.flow_.cpu()
-        nll = nll.astype(np.float64)
-        finite = np.isfinite(nll)
-        if not finite.all():  # overflow far outside the training data: rank such windows highest
-            top = float(nll[finite].max()) if finite.any() else 0.0
-            low = float(nll[finite].min()) if finite.any() else 0.0
-            nll = np.nan_to_num(nll, nan=top + 1e6, posinf=top + 1e6, neginf=low)
-        return windows_to_steps(nll, starts, self.window, X.shape[0], self.how)
+            x = torch.from_numpy(batch.reshape(len(batch), -1).astype(np.float32)).to(dev)
+            nll = (-self.log_prob(x)).double().cpu().numpy()
+        # overflow far outside the training data: rank such windows highest, with a finite score
+        return np.nan_to_num(nll, nan=_OVERFLOW, posinf=_OVERFLOW, neginf=-_OVERFLOW)
 
 
 @DETECTORS.register("realnvp", test_params=_TINY)

@@ -11,40 +11,82 @@ anomaly orthogonal to the kept components still raises the score.
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from anomalyforge.core.windows import sliding_windows, standardiser
+from anomalyforge.core.base import RANDOM_STATE, WindowDetector
+from anomalyforge.core.validation import Interval, Options
+from anomalyforge.core.windows import WindowSpec
+from anomalyforge.nn.training import TrainConfig
 
-__all__ = ["standardiser", "standardise", "training_vectors", "WindowPCA", "fit_pca"]
+__all__ = ["VectorModelDetector", "VECTOR_CLIP", "WindowPCA", "fit_pca"]
 
-_CLIP = 1e4  # standardised values beyond this are clipped before the network (keeps float32 finite)
-
-
-def standardise(X: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """(X - mean) / std, clipped to +-1e4 standard deviations; shape (n, C) kept."""
-    Z = X - mean  # one new array, then in place: the peak stays at one copy of the series
-    Z /= std
-    return np.clip(Z, -_CLIP, _CLIP, out=Z)
+VECTOR_CLIP = 1e4  # standardised values beyond this are clipped before the network (keeps float32 finite)
 
 
-def training_vectors(Z: np.ndarray, window: int, stride: int, max_windows: int) -> np.ndarray:
-    """Flattened training windows of a standardised series, at most ``max_windows`` evenly spread.
+class VectorModelDetector(WindowDetector):
+    """A torch model over flattened window vectors (base of the flows and the autoencoder).
 
-    Args:
-        Z: (n_timesteps, C) standardised series.
-        window: window length.
-        stride: step between window starts.
-        max_windows: cap on the number of windows (evenly spread over the series).
-
-    Returns:
-        float32 array (n_windows, window * C).
+    Owns the window and training parameters its subclasses share: ``window``, ``train_stride``,
+    ``max_train_windows``, ``score_stride``, ``how``, ``score_batch_size``, ``epochs``, ``batch_size``,
+    ``lr``, ``weight_decay``, ``patience``, ``val_fraction``, ``time_budget``, ``random_state``, ``device``.
+    Standardised values are clipped to +-``VECTOR_CLIP`` standard deviations.
     """
-    windows, _ = sliding_windows(Z, window, stride)
-    n = len(windows)
-    take = np.unique(np.linspace(0, n - 1, min(n, max_windows)).round().astype(np.int64))
-    return np.ascontiguousarray(windows[take]).reshape(len(take), -1).astype(np.float32)
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "window": [Interval(int, 1, None)],
+        "train_stride": [Interval(int, 1, None)],
+        "max_train_windows": [Interval(int, 2, None)],
+        "score_stride": [Interval(int, 1, None)],
+        "how": [Options(("max", "mean", "min", "last", "point"))],
+        "score_batch_size": [Interval(int, 1, None)],
+        "epochs": [Interval(int, 1, None)],
+        "batch_size": [Interval(int, 1, None)],
+        "lr": [Interval(float, 0.0, None, "neither")],
+        "weight_decay": [Interval(float, 0.0, None)],
+        "patience": [Interval(int, 0, None)],
+        "val_fraction": [Interval(float, 0.0, 1.0, "left")],
+        "time_budget": [None, Interval(float, 0.0, None, "neither")],
+        "random_state": RANDOM_STATE,
+        "device": [str],
+    }
+    window: int
+    train_stride: int
+    max_train_windows: int
+    score_stride: int
+    how: str
+    score_batch_size: int
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    patience: int
+    val_fraction: float
+    time_budget: float | None
+
+    def _window_spec(self) -> WindowSpec:
+        return WindowSpec(
+            window=self.window,
+            score_stride=self.score_stride,
+            how=self.how,
+            train_stride=self.train_stride,
+            max_train_windows=self.max_train_windows,
+            batch_size=self.score_batch_size,
+            clip=VECTOR_CLIP,
+        )
+
+    def _train_config(self) -> TrainConfig:
+        return TrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            patience=self.patience,
+            val_fraction=self.val_fraction,
+            time_budget=self.time_budget,
+        )
 
 
 def fit_pca(vectors: np.ndarray, n_components: int | float) -> tuple[np.ndarray, np.ndarray, float]:
