@@ -252,7 +252,7 @@ def test_same_seed_without_budget_same_scores(case, fake_clock):
     (a generator's own budget, a deadline) changes its scores."""
     name, params = case
     first = DETECTORS.make(name, **params)
-    exempt(first, "same_seed_same_scores")
+    exempt(first, "same_seed_without_budget")
     if not first.tags.deterministic:
         pytest.skip("tagged non-deterministic")
     train, test = data_for(first)
