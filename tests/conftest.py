@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -41,3 +43,22 @@ def make_series(n: int = 400, channels: int = 3, seed: int = 0) -> np.ndarray:
 @pytest.fixture
 def series() -> np.ndarray:
     return make_series()
+
+
+@pytest.fixture
+def fake_clock(monkeypatch) -> Callable[[float], None]:
+    """``fake_clock(step)`` replaces the wall clocks (``time.perf_counter``, ``monotonic``, ``time``) by one
+    that advances ``step`` seconds at every reading, until the test ends: time budgets then run out after a
+    fixed number of readings whatever the machine's load (pytest's own timing is not affected)."""
+
+    def start(step: float) -> None:
+        now = [0.0]
+
+        def tick() -> float:
+            now[0] += step
+            return now[0]
+
+        for name in ("perf_counter", "monotonic", "time"):
+            monkeypatch.setattr(time, name, tick)
+
+    return start

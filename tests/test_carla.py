@@ -3,7 +3,6 @@ a planted anomaly, the time budget and persistence (the generic checks are in te
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
@@ -160,21 +159,20 @@ def test_knn_feature_sets_and_block_weights(features):
     for block, weight in blocks:
         if block.shape[1]:
             ms = (block**2).mean(0) * block.shape[1] / weight**2
-            assert np.all(np.isclose(ms, 1.0, rtol=1e-3) | (ms < 1e-9)) and ms.max() > 0.5, ms
+            assert np.all(np.isclose(ms, 1.0, rtol=1e-6) | (ms < 1e-9)) and ms.max() > 0.5, ms  # float32: ~1e-8
     spiky = make_series(300, 3, seed=2)
     spiky[150:154, 0] += 8.0
     scores = det.anomaly_score(spiky)
     assert scores[150:154].mean() > np.quantile(scores, 0.9)
 
 
-def test_time_budget_is_respected():
+def test_time_budget_is_respected(fake_clock):
     train = make_series(1200, 3, seed=6)
     det = CARLA(generator=LevelShift(), **{**TINY, "epochs_stage1": 10_000, "epochs_stage2": 10_000, "patience": 0},
                 score="majority", time_budget=3.0)  # fmt: skip
-    start = time.perf_counter()
+    fake_clock(0.1)  # every clock reading advances 0.1 s: the same run whatever the machine's load
     det.fit(train)
-    took = time.perf_counter() - start
-    assert took < 3.0 + 2.5, took  # the loop checks the budget after each epoch; the CPU may be shared
+    assert det.fit_seconds_ <= 3.0 + 0.5, det.fit_seconds_  # a few readings past the deadline at most
     assert det.stage1_report_["stopped_by"] == "time budget"
     assert det.stage2_report_["stopped_by"] == "time budget"
 

@@ -1,13 +1,20 @@
 """Checks run over every registered detector and generator (DESIGN.md: no hand-kept lists of models).
 
-A registry entry's ``test_params`` make the models tiny; a class may exempt itself from a check with a
-``common_check_exemptions = {check_name: reason}`` class attribute.
+A registry entry's ``test_params`` make the models tiny. Exemptions are ``{check: reason}`` dicts, per item:
+a class may skip a check with a ``common_check_exemptions`` class attribute, and ``KNOWN_FAILURES`` below
+marks a check that fails because of a known bug as a strict xfail (an xpass fails, so the entry is removed
+when the bug is fixed).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+import joblib
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 
 from anomalyforge.core.base import BaseDetector, BaseGenerator
@@ -20,6 +27,45 @@ DETECTOR_NAMES = DETECTORS.names()
 GENERATOR_NAMES = GENERATORS.names()
 
 N_TRAIN, N_TEST = 400, 300
+
+_CLONE_DROPS_NAME = (
+    "sklearn.clone rebuilds the object from get_params() and drops the registry_name instance attribute set by "
+    "Registry.make, so a clone of an entry sharing its class with another (CARLA: carla, genias_carla, flow_carla) "
+    "takes the class attribute, the first name registered ('carla'); fix: a __sklearn_clone__ in core/base.py "
+    "that copies registry_name"
+)
+_CARLA_LEAVE_OUT_THRESHOLD = (
+    "CARLA's train_scores_ (which set threshold_) are kNN scores that skip references sharing a step with the "
+    "window, while anomaly_score on the training series finds each window itself among the references, so the "
+    "training series scores below the threshold and predict flags 0 of it"
+)
+_CARLA_GENIAS_CLOCK = (
+    "with time_budget=None CARLA leaves its GenIAS generator's own time_budget (120 s by default) in place, so "
+    "GenIAS still stops on wall time (detectors/carla, generators/genias)"
+)
+_COPULA_UNSEEDED_GENIAS = (
+    "copula's default generator (GenIAS, built from its registry name) gets no random_state and keeps its own "
+    "120 s clock, so two fits with the same seed differ (detectors/copula)"
+)
+
+# {item: {check: reason}}: checks failing because of a known bug, run as strict xfails.
+KNOWN_FAILURES: dict[str, dict[str, str]] = {
+    "genias_carla": {"clone_keeps_registry_name": _CLONE_DROPS_NAME, "predict_rate": _CARLA_LEAVE_OUT_THRESHOLD},
+    "flow_carla": {"clone_keeps_registry_name": _CLONE_DROPS_NAME, "predict_rate": _CARLA_LEAVE_OUT_THRESHOLD},
+    "carla": {"predict_rate": _CARLA_LEAVE_OUT_THRESHOLD},
+    "genias_carla-default_generator": {"same_seed_without_budget": _CARLA_GENIAS_CLOCK},
+    "copula-default_generator": {"same_seed_without_budget": _COPULA_UNSEEDED_GENIAS},
+}
+
+
+def cases(check: str, ids: list[str], values: list[Any] | None = None) -> list[Any]:
+    """``pytest.param`` per item, a strict xfail where ``KNOWN_FAILURES`` names this check."""
+    out = []
+    for item, value in zip(ids, values if values is not None else ids, strict=True):
+        reason = KNOWN_FAILURES.get(item, {}).get(check)
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+        out.append(pytest.param(value, id=item, marks=marks))
+    return out
 
 
 def build(registry, name, **extra):
@@ -38,6 +84,37 @@ def data_for(det):
     return make_series(N_TRAIN, channels, seed=1), make_series(N_TEST, channels, seed=2)
 
 
+def fingerprint(value: Any) -> Any:
+    """A comparable digest of an attribute: torch modules by weights, buffers and train/eval mode."""
+    if isinstance(value, torch.nn.Module):
+        weights = {k: v.detach().cpu().numpy() for k, v in value.state_dict().items()}
+        return joblib.hash((weights, [m.training for m in value.modules()]))
+    if isinstance(value, torch.Tensor):
+        return joblib.hash(value.detach().cpu().numpy())
+    if isinstance(value, BaseDetector | BaseGenerator):
+        return {k: fingerprint(v) for k, v in vars(value).items()}
+    return joblib.hash(value)
+
+
+def snapshot(obj: Any) -> dict[str, Any]:
+    """Every attribute of ``obj`` (parameters, fitted state, private caches), fingerprinted."""
+    return {k: fingerprint(v) for k, v in vars(obj).items()}
+
+
+def changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    return sorted(k for k in before.keys() | after.keys() if before.get(k, "<absent>") != after.get(k, "<absent>"))
+
+
+@dataclass
+class Fitted:
+    """A detector fitted once per module, with what the fit-contract checks need."""
+
+    det: BaseDetector
+    train: np.ndarray
+    test: np.ndarray
+    returned: Any  # what fit returned
+    params_before: dict[str, str]  # joblib hashes of get_params(deep=False) before fit
+
 @pytest.fixture(scope="module")
 def fitted():
     """Fit each detector once per module (lazily) and share it between checks."""
@@ -47,7 +124,8 @@ def fitted():
         if name not in cache:
             det = build(DETECTORS, name)
             train, test = data_for(det)
-            cache[name] = (det.fit(train), train, test)
+            before = {k: joblib.hash(v) for k, v in det.get_params(deep=False).items()}
+            cache[name] = Fitted(det, train, test, det.fit(train), before)
         return cache[name]
 
     return get
@@ -60,23 +138,129 @@ def test_registries_are_not_empty():
 
 @pytest.mark.parametrize("name", DETECTOR_NAMES)
 def test_fit_returns_self_and_sets_fitted_attributes(name, fitted):
-    det, train, test = fitted(name)
-    assert isinstance(det, BaseDetector)
-    assert det.n_channels_in_ == train.shape[1]
-    assert det.train_scores_.shape == (train.shape[0],)
-    assert np.isfinite(det.threshold_)
+    f = fitted(name)
+    assert f.returned is f.det, "fit must return self"
+    assert isinstance(f.det, BaseDetector)
+    assert f.det.n_channels_in_ == f.train.shape[1]
+    assert f.det.train_scores_.shape == (f.train.shape[0],)
+    assert np.isfinite(f.det.threshold_)
+
+
+@pytest.mark.parametrize("name", DETECTOR_NAMES)
+def test_fit_leaves_parameters_unchanged(name, fitted):
+    f = fitted(name)
+    after = {k: joblib.hash(v) for k, v in f.det.get_params(deep=False).items()}
+    assert after == f.params_before, f"fit changed parameters {changed(f.params_before, after)}"
+    # scikit-learn's check_dont_overwrite_parameters: fit adds only fitted (trailing _) or private attributes
+    added = [k for k in vars(f.det) if k not in f.params_before and not (k.endswith("_") or k.startswith("_"))]
+    assert not [k for k in added if k != "registry_name"], f"fit added public non-fitted attributes {added}"
+
+
+@pytest.mark.parametrize("name", DETECTOR_NAMES)
+def test_scoring_leaves_fitted_state_unchanged(name, fitted):
+    f = fitted(name)
+    before = snapshot(f.det)
+    f.det.anomaly_score(f.test)
+    f.det.predict(f.test)
+    f.det.decision_function(f.train)
+    assert not changed(before, snapshot(f.det)), f"scoring changed {changed(before, snapshot(f.det))}"
 
 
 @pytest.mark.parametrize("name", DETECTOR_NAMES)
 def test_scores_shape_finite_and_predict(name, fitted):
-    det, _, test = fitted(name)
-    scores = det.anomaly_score(test)
-    assert scores.shape == (test.shape[0],) and scores.dtype == np.float64
+    f = fitted(name)
+    scores = f.det.anomaly_score(f.test)
+    assert scores.shape == (f.test.shape[0],) and scores.dtype == np.float64
     assert np.isfinite(scores).all()
-    np.testing.assert_array_equal(det.decision_function(test), scores)
-    pred = det.predict(test)
-    assert set(np.unique(pred)) <= {0, 1}
-    np.testing.assert_array_equal(pred, (scores > det.threshold_).astype(np.int8))
+    assert f.det.predict(f.test).dtype == np.int8
+    # decision_function and predict are the base class's (the alias and ``score > threshold_``): the
+    # template-method contract is that subclasses write _fit and _score, never the public methods
+    overridden = [
+        m
+        for m in ("fit", "anomaly_score", "decision_function", "predict", "fit_predict")
+        if getattr(type(f.det), m) is not getattr(BaseDetector, m)
+    ]
+    assert not overridden, f"{type(f.det).__name__} overrides {overridden}; write _fit / _score instead"
+
+
+@pytest.mark.parametrize("name", cases("clone_keeps_registry_name", DETECTOR_NAMES))
+def test_clone_keeps_registry_identity(name, fitted):
+    for det in (build(DETECTORS, name), fitted(name).det):
+        copy = clone(det)
+        assert type(copy) is type(det)
+        assert copy.get_params(deep=False).keys() == det.get_params(deep=False).keys()
+        assert copy.registry_name == det.registry_name == name
+        assert not hasattr(copy, "threshold_"), "a clone is unfitted"
+
+
+@pytest.mark.parametrize("name", cases("predict_rate", DETECTOR_NAMES))
+def test_predict_on_training_series_flags_about_contamination(name, fitted):
+    """Between 0.5x and 2x ``contamination`` of the training series is flagged. With contamination 0.05 on
+    400 steps the rate is reachable whatever the ties: the ``max`` mapping of the test windows (<= 32 steps)
+    ties at most a window's worth of steps, a quantum of at most 0.08."""
+    f = fitted(name)
+    params = f.det.get_params(deep=False)
+    contamination = 0.05
+    extra = {k: v for k, v in {"contamination": contamination, "threshold": None}.items() if k in params}
+    if "contamination" not in extra:
+        contamination = 0.01  # BaseDetector's rule for detectors without the parameter
+    det = f.det if all(params[k] == v for k, v in extra.items()) else build(DETECTORS, name, **extra).fit(f.train)
+    rate = det.predict(f.train).mean()
+    assert contamination / 2 <= rate <= 2 * contamination, f"flagged {rate:.4f} of the training series"
+
+
+def without_budget(name: str, generator_too: bool = True, **extra: Any) -> dict[str, Any]:
+    """Test parameters with the detector's wall-time budgets (``*time_budget``) off, and with
+    ``generator_too`` its generator's as well (``generator_params["time_budget"] = None``)."""
+    params = {**DETECTORS.entry(name).test_params, **extra}
+    own = DETECTORS.make(name, **params).get_params(deep=False)
+    params.update({k: None for k in own if k.endswith("time_budget")})
+    generator_params = {k: v for k, v in (own.get("generator_params") or {}).items() if k != "time_budget"}
+    generator = own.get("generator")
+    if generator_too and "generator_params" in own and isinstance(generator, str):
+        if "time_budget" in GENERATORS.make(generator).get_params(deep=False):
+            generator_params["time_budget"] = None
+    if "generator_params" in own:
+        params["generator_params"] = generator_params or None
+    return params
+
+
+def _seed_cases() -> tuple[list[str], list[tuple[str, dict[str, Any]]]]:
+    """Every detector with its test parameters and no budget anywhere; a detector with a generator also with
+    the generator it builds by default (its default ``generator``, and the generator's budget left to the
+    detector's ``time_budget=None``) when that differs."""
+    ids, values = [], []
+    for name in DETECTOR_NAMES:
+        ids.append(name)
+        values.append((name, base := without_budget(name)))
+        default = DETECTORS.make(name).get_params(deep=False)
+        if "generator" in default:
+            variant = without_budget(name, generator_too=False, generator=default["generator"])
+            if variant != base:
+                ids.append(f"{name}-default_generator")
+                values.append((name, variant))
+    return ids, values
+
+
+_SEED_IDS, _SEED_VALUES = _seed_cases()
+
+
+@pytest.mark.parametrize("case", cases("same_seed_without_budget", _SEED_IDS, _SEED_VALUES))
+def test_same_seed_without_budget_same_scores(case, fake_clock):
+    """Deterministic mode (DESIGN.md): with no time budget anywhere, a seed fixes every draw and nothing stops
+    on wall time. The second fit runs under a clock that jumps 1000 s per reading, so a hidden wall-time stop
+    (a generator's own budget, a deadline) changes its scores."""
+    name, params = case
+    first = DETECTORS.make(name, **params)
+    exempt(first, "same_seed_without_budget")
+    if not first.tags.deterministic:
+        pytest.skip("tagged non-deterministic")
+    train, test = data_for(first)
+    second = clone(first)
+    first.fit(train)
+    fake_clock(1000.0)
+    second.fit(train)
+    np.testing.assert_array_equal(second.anomaly_score(test), first.anomaly_score(test))
 
 
 @pytest.mark.parametrize("name", DETECTOR_NAMES)
@@ -87,18 +271,9 @@ def test_unfitted_use_raises(name):
 
 
 @pytest.mark.parametrize("name", DETECTOR_NAMES)
-def test_same_seed_same_scores(name, fitted):
-    det, train, test = fitted(name)
-    exempt(det, "same_seed_same_scores")
-    if not det.tags.deterministic:
-        pytest.skip("tagged non-deterministic")
-    again = clone(det).fit(train)
-    np.testing.assert_allclose(again.anomaly_score(test), det.anomaly_score(test), rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("name", DETECTOR_NAMES)
 def test_save_load_reproduces_scores(name, fitted, tmp_path):
-    det, _, test = fitted(name)
+    f = fitted(name)
+    det, test = f.det, f.test
     path = det.save(tmp_path / name)
     loaded = type(det).load(path)
     assert loaded.get_params() == det.get_params()
@@ -108,7 +283,8 @@ def test_save_load_reproduces_scores(name, fitted, tmp_path):
 
 @pytest.mark.parametrize("name", DETECTOR_NAMES)
 def test_planted_spike_scores_above_the_floor(name, fitted):
-    det, _, test = fitted(name)
+    f = fitted(name)
+    det, test = f.det, f.test
     exempt(det, "planted_spike")
     spiked = test.copy()
     spiked[150:153] += 8.0
@@ -119,7 +295,8 @@ def test_planted_spike_scores_above_the_floor(name, fitted):
 
 @pytest.mark.parametrize("name", DETECTOR_NAMES)
 def test_bad_input_raises_clear_errors(name, fitted):
-    det, train, test = fitted(name)
+    f = fitted(name)
+    det, train, test = f.det, f.train, f.test
     with pytest.raises(ValueError, match="channels"):
         det.anomaly_score(np.hstack([test, test[:, :1]]))
     if not det.tags.allow_nan:
@@ -163,12 +340,58 @@ def fitted_generator():
         if name not in cache:
             gen = build(GENERATORS, name)
             windows, series = normal_windows()
-            if gen.tags.requires_training:
-                gen.fit(series)
-            cache[name] = (gen, windows, series)
-        return cache[name]
+            before = {k: joblib.hash(v) for k, v in gen.get_params(deep=False).items()}
+            returned = gen.fit(series)  # a no-op but for the channel count when nothing is learnt
+            cache[name] = (gen, windows, series, returned, before)
+        return cache[name][:3]
+
+    get.record = lambda name: cache[name][3:]  # what fit returned, parameter hashes before fit
 
     return get
+
+
+@pytest.mark.parametrize("name", GENERATOR_NAMES)
+def test_generator_fit_returns_self_and_leaves_parameters_unchanged(name, fitted_generator):
+    gen, _, _ = fitted_generator(name)
+    returned, before = fitted_generator.record(name)
+    assert returned is gen, "fit must return self"
+    after = {k: joblib.hash(v) for k, v in gen.get_params(deep=False).items()}
+    assert after == before, f"fit changed parameters {changed(before, after)}"
+
+
+@pytest.mark.parametrize("name", GENERATOR_NAMES)
+def test_generator_generate_leaves_fitted_state_unchanged(name, fitted_generator):
+    gen, windows, series = fitted_generator(name)
+    before = snapshot(gen)
+    gen.generate(windows, n_per_window=2, random_state=0)
+    gen.inject(series, n_anomalies=1, window=windows.shape[1], random_state=0)
+    assert not changed(before, snapshot(gen)), f"generate changed {changed(before, snapshot(gen))}"
+
+
+@pytest.mark.parametrize("name", cases("clone_keeps_registry_name", GENERATOR_NAMES))
+def test_generator_clone_keeps_registry_identity(name, fitted_generator):
+    for gen in (build(GENERATORS, name), fitted_generator(name)[0]):
+        copy = clone(gen)
+        assert type(copy) is type(gen) and copy.registry_name == gen.registry_name == name
+        assert not hasattr(copy, "n_channels_in_"), "a clone is unfitted"
+
+
+@pytest.mark.parametrize("name", cases("same_seed_without_budget", GENERATOR_NAMES))
+def test_generator_same_seed_without_budget_same_output(name, fake_clock):
+    """A trained generator: two fits with its seed and no time budget generate the same anomalies, the
+    second under a clock that jumps 1000 s per reading (see the detectors' check)."""
+    first = build(GENERATORS, name)
+    if not first.tags.requires_training:
+        pytest.skip("learns nothing (generation with a seed is checked below)")
+    first.set_params(**{k: None for k in first.get_params(deep=False) if k.endswith("time_budget")})
+    windows, series = normal_windows()
+    second = clone(first)
+    first.fit(series)
+    fake_clock(1000.0)
+    second.fit(series)
+    np.testing.assert_array_equal(
+        second.generate(windows, random_state=7).patched, first.generate(windows, random_state=7).patched
+    )
 
 
 @pytest.mark.parametrize("name", GENERATOR_NAMES)

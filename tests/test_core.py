@@ -81,6 +81,36 @@ def test_contamination_threshold_is_a_training_quantile():
         ContaminationThreshold(0.7)
 
 
+def test_contamination_threshold_with_ties_flags_the_nearest_reachable_rate():
+    # 40 steps tie at the top: reachable rates are 0, 0.4, ...; the quantile (= the top score) flags 0.
+    scores = np.r_[np.linspace(0.0, 1.0, 60), np.full(40, 2.0)]
+    threshold = ContaminationThreshold(0.05).fit(scores)
+    assert np.quantile(scores, 0.95) == 2.0 and (scores > threshold).mean() == pytest.approx(0.4)
+    # ties below the top: reachable rates 0.01, 0.02, 0.10; the quantile (95) gives 0.02, but 0.10 is
+    # nearer 0.05 in ratio (2x against 2.5x)
+    tied = np.r_[np.arange(90.0), np.full(8, 95.0), 99.0, 100.0]
+    assert np.mean(tied > np.quantile(tied, 0.95)) == pytest.approx(0.02)
+    assert (tied > ContaminationThreshold(0.05).fit(tied)).mean() == pytest.approx(0.10)
+    # without harmful ties the plain quantile is kept
+    harmless = np.r_[np.arange(90.0), np.full(5, 90.0), np.full(3, 95.0), 99.0, 100.0]
+    assert ContaminationThreshold(0.05).fit(harmless) == np.quantile(harmless, 0.95)
+    assert ContaminationThreshold(0.05).fit(np.ones(50)) == 1.0  # constant: nothing can be flagged
+
+
+@pytest.mark.parametrize("name", ["iforest", "knn", "pca"])
+def test_predict_on_the_training_series_flags_about_contamination(name):
+    """With the default window 50 and the ``max`` mapping, every step of the top-scoring window takes its
+    score, so the top 50 of the 500 steps tie: the achievable flag rates are quantised (0, then 50/500 =
+    0.1, ...) and the rate nearest 0.05 in ratio is 0.1 (the plain quantile equalled the maximum and
+    flagged 0 steps)."""
+    train = make_series(500, 1, seed=1)
+    det = make_detector(name, contamination=0.05).fit(train)
+    rate = det.predict(train).mean()
+    assert 0.05 / 2 <= rate <= 0.05 * 2, rate
+    assert rate == pytest.approx(0.1)
+    np.testing.assert_array_equal(det.train_scores_, det.anomaly_score(train))  # the scores are unchanged
+
+
 def test_gamma_threshold_false_positive_rate_near_p_value():
     rng = np.random.default_rng(0)
     train = rng.gamma(2.0, 1.5, size=200_000)

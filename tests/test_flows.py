@@ -105,7 +105,7 @@ def test_100k_step_series_scores_with_bounded_memory(name):
     else:
         params = {"hidden1": 8, "hidden2": 4, "epochs": 2}
     det = make_detector(name, window=32, max_train_windows=500, **params).fit(X[:5000])
-    start = time.perf_counter()
+    start = time.process_time()  # CPU seconds of this process: other processes' load does not count
     tracemalloc.start()
     try:
         scores = det.anomaly_score(X)
@@ -114,7 +114,7 @@ def test_100k_step_series_scores_with_bounded_memory(name):
         tracemalloc.stop()
     assert scores.shape == (100_000,) and np.isfinite(scores).all()
     assert peak < 40e6, f"scoring peaked at {peak / 1e6:.0f} MB of numpy memory"
-    assert time.perf_counter() - start < 30
+    assert time.process_time() - start < 30
 
 
 # ------------------------------------------------------------------------------------------ generator
@@ -134,13 +134,13 @@ GEN = {"patch_len": 6, "transforms": 2, "hidden_features": 32, "epochs": 15, "pa
 @pytest.mark.parametrize("mode", ["tempered", "rejection", "both"])
 def test_generated_patches_have_lower_likelihood_than_normal_patches(mode, series, normal_patches):
     gen = make_generator("flow", mode=mode, temperature=2.0, quantile=0.05, **GEN).fit(series)
-    samples = gen.sample_patches(150, random_state=0)
+    samples, acceptance = gen.sample_patches(150, random_state=0, return_acceptance=True)
     assert samples.shape == (150, 6, 3)
     lp_gen, lp_normal = gen.log_prob(samples), gen.log_prob(normal_patches)
     assert np.median(lp_gen) < np.quantile(lp_normal, 0.05)
     if mode != "tempered":  # rejection keeps (as far as it can) samples below the training quantile
         limit = np.quantile(gen.train_log_prob_, 0.05)
-        assert gen.last_acceptance_ > 0
+        assert acceptance > 0
         assert (lp_gen < limit + 1e-3).mean() > 0.95
     np.testing.assert_array_equal(samples, gen.sample_patches(150, random_state=0))
     assert not np.array_equal(samples, gen.sample_patches(150, random_state=1))

@@ -33,7 +33,8 @@ def test_matches_tsb_ad_reference_values(make, window, expected):
     y, s = make()
     got = evaluate(y, s, sliding_window=window)
     for key, value in expected.items():
-        assert got[key] == pytest.approx(value, abs=1e-3), key
+        # TSB-AD prints 6 decimals (rounding <= 5e-7); its F1 adds 1e-5 to the denominator (~5e-6 here)
+        assert got[key] == pytest.approx(value, abs=1e-5 if key == "best_f1" else 1e-6), key
 
 
 def _vus_direct(y: np.ndarray, s: np.ndarray, big_w: int, n_thr: int = 250) -> tuple[float, float]:
@@ -209,8 +210,8 @@ def test_evaluate_is_fast_on_100k_steps():
     for a in np.arange(20) * 4900 + 300:
         y[a : a + int(rng.integers(20, 300))] = 1
     s = rng.normal(size=n) + 1.5 * y
-    start = time.perf_counter()
+    start = time.process_time()  # CPU seconds of this process: other processes' load does not count
     result = evaluate(y, s)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 10.0, f"evaluate took {elapsed:.1f} s on n=100k"
+    elapsed = time.process_time() - start
+    assert elapsed < 10.0, f"evaluate took {elapsed:.1f} CPU s on n=100k"  # ~0.2 s; quadratic would be minutes
     assert 0.0 < result["vus_pr"] < 1.0

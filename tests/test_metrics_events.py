@@ -235,16 +235,33 @@ def test_pate_perfect_near_far_and_buffers():
     assert pate_fixed(y, late.astype(float), 0, 10) > pate_fixed(y, late.astype(float), 0, 0) > 0.0
 
 
-def test_pate_sweep_is_the_mean_of_fixed_buffers():
+def _pate_auc_brute(y, s, early, delay):
+    """PATE of scores for one buffer pair: brute-force precision/recall at every candidate threshold (the
+    thresholds themselves are checked below), area by the trapezoid rule through (recall 0, precision 1),
+    skipping points whose recall falls below an earlier one."""
+    from anomalyforge.metrics.pate import _thresholds
+
+    points = [(0.0, 1.0)] + [_pate_brute(y, (s >= t).astype(int), early, delay)[::-1] for t in _thresholds(y, s, None)]
+    kept, best = [], -np.inf
+    for recall, precision in points:
+        if recall >= best:
+            kept.append((recall, precision))
+            best = recall
+    return sum((r2 - r1) * (p1 + p2) / 2 for (r1, p1), (r2, p2) in zip(kept[:-1], kept[1:], strict=True))
+
+
+def test_pate_fixed_and_sweep_match_brute_force():
     rng = np.random.default_rng(5)
-    y = np.zeros(800, dtype=int)
-    y[200:240] = 1
-    y[500:505] = 1
-    s = rng.normal(size=800) + 1.2 * y
-    s[195:200] += 1.0  # early detection
-    fixed = [pate_fixed(y, s, e, d) for e in (0, 30) for d in (0, 30)]
-    assert pate(y, s, 30, 30) == pytest.approx(np.mean(fixed), abs=1e-12)
-    assert pate_fixed(y, s, 30, 30) > pate_fixed(y, s, 0, 30)  # early buffer rewards the onset hits
+    for _ in range(12):
+        n = int(rng.integers(40, 120))
+        y, _ = _random_pair(rng, n, n_true=3, max_true=12)
+        s = np.round(rng.normal(size=n) + 1.2 * y, 1)  # rounded: tied scores too
+        s[max(0, int(np.argmax(y)) - 3) : int(np.argmax(y))] += 1.0  # an early detection
+        early, delay = int(rng.integers(1, 15)), int(rng.integers(1, 15))
+        fixed = pate_fixed(y, s, early, delay, n_thresholds=None)
+        assert fixed == pytest.approx(_pate_auc_brute(y, s, early, delay), abs=1e-10)
+        sweep = np.mean([_pate_auc_brute(y, s, e, d) for e in (0, early) for d in (0, delay)])
+        assert pate(y, s, early, delay, n_thresholds=None) == pytest.approx(sweep, abs=1e-10)
     assert np.isnan(pate(np.zeros(10, dtype=int), np.arange(10.0)))
 
 

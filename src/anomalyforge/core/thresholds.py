@@ -53,7 +53,15 @@ class BaseThreshold:
 
 
 class ContaminationThreshold(BaseThreshold):
-    """Flag the top ``contamination`` fraction of the training scores (a quantile)."""
+    """Flag the top ``contamination`` fraction of the training scores (a quantile, made robust to ties).
+
+    Without ties this is the ``1 - contamination`` quantile. Tied scores make some flag rates unreachable
+    (a windowed detector with the max mapping gives every step of the top window the same score, so the
+    top ``window`` steps tie); the quantile may then equal the largest score and ``score > threshold``
+    flag nothing. The threshold is then the distinct training score whose flag rate
+    ``mean(train_scores > t)`` is closest to ``contamination`` in ratio (never a rate of 0 when a
+    non-zero rate is reachable); the scores themselves are not changed.
+    """
 
     name = "contamination"
 
@@ -63,7 +71,20 @@ class ContaminationThreshold(BaseThreshold):
         self.contamination = float(contamination)
 
     def fit(self, train_scores: np.ndarray) -> float:
-        return float(np.quantile(train_scores, 1.0 - self.contamination))
+        scores = np.asarray(train_scores, dtype=np.float64).ravel()
+        quantile = float(np.quantile(scores, 1.0 - self.contamination))
+        cuts, counts = np.unique(scores, return_counts=True)
+        # flag rate of each cut t = cuts[k]: the share of scores strictly above it
+        rates = (scores.size - np.cumsum(counts)) / scores.size
+        if not (rates > 0).any():  # constant scores: nothing can be flagged
+            return quantile
+        with np.errstate(divide="ignore"):
+            distance = np.abs(np.log(rates / self.contamination))  # rate 0 -> inf, never chosen
+        best = int(np.argmin(distance))
+        quantile_rate = float(np.mean(scores > quantile))
+        if quantile_rate > 0 and abs(np.log(quantile_rate / self.contamination)) <= distance[best]:
+            return quantile  # no harmful ties: the plain quantile
+        return float(cuts[best])
 
 
 class FixedThreshold(BaseThreshold):

@@ -11,7 +11,8 @@ deviation, flattened time-major). Anomalous patches come from its low-likelihood
 - ``"both"`` (default): tempered proposals, filtered by the same rejection rule.
 
 Rejection draws up to ``max_rounds`` rounds of proposals; when too few pass, the lowest-likelihood
-proposals of all rounds fill the gap (``last_acceptance_`` records the share that passed in the last call).
+proposals of all rounds fill the gap (``sample_patches(..., return_acceptance=True)`` gives the share that
+passed; generating never changes the fitted generator).
 Samples are clipped to +-``clip`` standard deviations and mapped back to data units. Each window then gets
 a piece of one patch: a random-size crop (the paper pastes patches "of random size") of between
 ``min_patch_fraction * patch_len`` and ``patch_len`` steps (at most the window), at a uniform random start,
@@ -221,8 +222,14 @@ class FlowPatchGenerator(BaseGenerator):
         x = torch.nan_to_num(x, nan=0.0)
         return x, flow.log_prob(x)
 
-    def sample_patches(self, n: int, random_state: int | np.random.Generator | None = None) -> np.ndarray:
-        """Draw ``n`` low-likelihood patches in data units, shape (n, patch_len, C)."""
+    def sample_patches(
+        self, n: int, random_state: int | np.random.Generator | None = None, return_acceptance: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, float]:
+        """Draw ``n`` low-likelihood patches in data units, shape (n, patch_len, C).
+
+        With ``return_acceptance`` also the share of proposals that passed the rejection rule (1.0 for
+        ``mode="tempered"``, which rejects nothing).
+        """
         check_is_fitted(self)
         self._validate_params()
         rng = np.random.default_rng(random_state)
@@ -230,13 +237,13 @@ class FlowPatchGenerator(BaseGenerator):
         with torch_threads():
             if self.mode == "tempered":
                 x, _ = self._propose(n, float(self.temperature), gen)
-                self.last_acceptance_ = 1.0
+                acceptance = 1.0
             else:
-                x = self._rejection(n, 1.0 if self.mode == "rejection" else float(self.temperature), gen)
-        P = x.numpy().astype(np.float64).reshape(n, self.patch_len, -1)
-        return P * self.std_ + self.mean_
+                x, acceptance = self._rejection(n, 1.0 if self.mode == "rejection" else float(self.temperature), gen)
+        P = x.numpy().astype(np.float64).reshape(n, self.patch_len, -1) * self.std_ + self.mean_
+        return (P, acceptance) if return_acceptance else P
 
-    def _rejection(self, n: int, scale: float, gen: torch.Generator) -> torch.Tensor:
+    def _rejection(self, n: int, scale: float, gen: torch.Generator) -> tuple[torch.Tensor, float]:
         limit = float(np.quantile(self.train_log_prob_, self.quantile))
         kept: list[torch.Tensor] = []
         pool_x: list[torch.Tensor] = []
@@ -252,12 +259,11 @@ class FlowPatchGenerator(BaseGenerator):
             n_proposed += len(x)
             if n_kept >= n:
                 break
-        self.last_acceptance_ = n_kept / n_proposed
         out = torch.cat(kept)[:n]
         if len(out) < n:  # too few below the limit: take the least likely of the rest
             rest = torch.cat(pool_x)[torch.argsort(torch.cat(pool_lp))[: n - len(out)]]
             out = torch.cat([out, rest])
-        return out
+        return out, n_kept / n_proposed
 
     # ------------------------------------------------------------------------------------ generation
     def _generate(self, windows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
