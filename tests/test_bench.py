@@ -31,10 +31,19 @@ UCR0 = "UCR/001_UCR_Anomaly_tiny0_300_451_460"
 class RecordingDetector(BaseDetector):
     """Test double: a z-score that records one trained part ending as ``stopped_by`` (or records nothing)."""
 
-    def __init__(self, stopped_by: str = "patience", record: bool = True, random_state: int | None = None) -> None:
+    def __init__(
+        self,
+        stopped_by: str = "patience",
+        record: bool = True,
+        random_state: int | None = None,
+        contamination: float = 0.01,
+        threshold: object = None,
+    ) -> None:
         self.stopped_by = stopped_by
         self.record = record
         self.random_state = random_state
+        self.contamination = contamination
+        self.threshold = threshold
 
     def _fit(self, X, y):
         self.mean_, self.std_ = X.mean(axis=0), X.std(axis=0) + 1e-9
@@ -246,7 +255,9 @@ def test_rows_record_training_end_params_version_and_commit(tiny, recording):
     assert json.loads(untrained.training)["parts"] == {}
     assert training_outcome({"parts": {}}, requires_training=False) == "not trained"  # Tags(requires_training=False)
     # every parameter run, the seed included
-    assert json.loads(cut.run_params) == {"stopped_by": "time budget", "record": True, "random_state": 7}
+    assert json.loads(cut.run_params) == {
+            "stopped_by": "time budget", "record": True, "random_state": 7, "contamination": 0.01, "threshold": None
+        }
     assert json.loads(untrained.run_params) == {"contamination": 0.01, "threshold": None}
     head = subprocess.run(["git", "-C", str(Path(anomalyforge.__file__).parent), "rev-parse", "HEAD"],
                           capture_output=True, text=True).stdout.strip() or "unknown"  # not a checkout

@@ -17,8 +17,8 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from anomalyforge.core.base import BaseDetector, BaseGenerator
-from anomalyforge.core.registry import DETECTORS, GENERATORS
+from anomalyforge.core.base import BaseDetector, BaseGenerator, _declared_constraints
+from anomalyforge.core.registry import DETECTORS, GENERATORS, make_detector, make_generator
 from anomalyforge.core.validation import NotFittedError
 
 from .conftest import make_series
@@ -28,12 +28,6 @@ GENERATOR_NAMES = GENERATORS.names()
 
 N_TRAIN, N_TEST = 400, 300
 
-_CLONE_DROPS_NAME = (
-    "sklearn.clone rebuilds the object from get_params() and drops the registry_name instance attribute set by "
-    "Registry.make, so a clone of an entry sharing its class with another (CARLA: carla, genias_carla, flow_carla) "
-    "takes the class attribute, the first name registered ('carla'); fix: a __sklearn_clone__ in core/base.py "
-    "that copies registry_name"
-)
 _CARLA_LEAVE_OUT_THRESHOLD = (
     "CARLA's train_scores_ (which set threshold_) are kNN scores that skip references sharing a step with the "
     "window, while anomaly_score on the training series finds each window itself among the references, so the "
@@ -50,8 +44,8 @@ _COPULA_UNSEEDED_GENIAS = (
 
 # {item: {check: reason}}: checks failing because of a known bug, run as strict xfails.
 KNOWN_FAILURES: dict[str, dict[str, str]] = {
-    "genias_carla": {"clone_keeps_registry_name": _CLONE_DROPS_NAME, "predict_rate": _CARLA_LEAVE_OUT_THRESHOLD},
-    "flow_carla": {"clone_keeps_registry_name": _CLONE_DROPS_NAME, "predict_rate": _CARLA_LEAVE_OUT_THRESHOLD},
+    "genias_carla": {"predict_rate": _CARLA_LEAVE_OUT_THRESHOLD},
+    "flow_carla": {"predict_rate": _CARLA_LEAVE_OUT_THRESHOLD},
     "carla": {"predict_rate": _CARLA_LEAVE_OUT_THRESHOLD},
     "genias_carla-default_generator": {"same_seed_without_budget": _CARLA_GENIAS_CLOCK},
     "copula-default_generator": {"same_seed_without_budget": _COPULA_UNSEEDED_GENIAS},
@@ -439,3 +433,13 @@ def test_generator_bad_input(name, fitted_generator):
         gen.generate(np.full((2, 32, 3), np.nan))
     with pytest.raises(ValueError):
         gen.generate(np.zeros((2, 32, 3, 1)))
+
+
+@pytest.mark.parametrize("name", [f"detector:{n}" for n in DETECTOR_NAMES] + [f"generator:{n}" for n in GENERATOR_NAMES])  # noqa: E501
+def test_every_parameter_has_one_declared_constraint(name):
+    kind, item = name.split(":")
+    obj = make_detector(item) if kind == "detector" else make_generator(item)
+    declared = _declared_constraints(type(obj))
+    missing = sorted(set(obj.get_params(deep=False)) - set(declared))
+    assert not missing, f"{item} declares no constraint for {missing}"
+    obj._validate_params()  # the defaults satisfy their own constraints

@@ -14,8 +14,8 @@ import torch
 from anomalyforge.core.registry import make_detector, make_generator
 from anomalyforge.core.windows import sliding_windows
 from anomalyforge.detectors.flows import PAPER_SETTINGS, paper_preset
-from anomalyforge.nn.flows import build_flow
 from anomalyforge.generators import flow as flow_generator
+from anomalyforge.nn.flows import build_flow
 
 from .conftest import make_series
 
