@@ -6,9 +6,12 @@ Both take material from other windows of the batch they are given; magnitudes ar
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import numpy as np
 
 from anomalyforge.core.registry import GENERATORS
+from anomalyforge.core.validation import Interval
 from anomalyforge.generators.rules import _RuleGenerator, channel_scale
 
 __all__ = ["CutAddPaste", "NCADInjection"]
@@ -32,16 +35,14 @@ class CutAddPaste(_RuleGenerator):
     some; pasting only the trended channels keeps the change local to those channels.)
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "min_cut": [Interval(float, 0.0, 1.0, "right")], "trend_rate": [Interval(float, 0.0, None, "neither")]
+    }
+
     def __init__(self, min_cut: float = 0.1, trend_rate: float = 0.01, min_scale: float = 0.1) -> None:
         self.min_cut = min_cut
         self.trend_rate = trend_rate
         self.min_scale = min_scale
-
-    def _validate(self) -> None:
-        if not 0 < self.min_cut <= 1 or self.trend_rate <= 0:
-            raise ValueError(
-                f"CutAddPaste: need 0 < min_cut <= 1 and trend_rate > 0, got {self.min_cut}, {self.trend_rate}"
-            )
 
     def _apply(self, w, rng, batch, i) -> None:
         T, C = w.shape
@@ -72,6 +73,13 @@ class NCADInjection(_RuleGenerator):
     A COE swap that changes nothing (a one-window batch, identical donor) falls back to point outliers.
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "coe_prob": [Interval(float, 0.0, 1.0)],
+        "suspect_length": [Interval(float, 0.0, 1.0, "right")],
+        "max_points": [Interval(int, 1, None)],
+        "spike": [tuple, list],
+    }
+
     def __init__(
         self,
         coe_prob: float = 0.5,
@@ -87,11 +95,6 @@ class NCADInjection(_RuleGenerator):
         self.min_scale = min_scale
 
     def _validate(self) -> None:
-        if not 0 <= self.coe_prob <= 1 or not 0 < self.suspect_length <= 1 or int(self.max_points) < 1:
-            raise ValueError(
-                "NCADInjection: need 0 <= coe_prob <= 1, 0 < suspect_length <= 1 and max_points >= 1; got "
-                f"{self.coe_prob}, {self.suspect_length}, {self.max_points}"
-            )
         if not 0 < self.spike[0] <= self.spike[1]:
             raise ValueError(f"NCADInjection: spike must be (lo, hi) with 0 < lo <= hi, got {self.spike}")
 

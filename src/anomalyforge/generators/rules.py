@@ -25,11 +25,13 @@ and NCAD, built on the same ``_RuleGenerator``, are in ``anomalyforge.generators
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 
 from anomalyforge.core.base import BaseGenerator, GeneratorTags
 from anomalyforge.core.registry import GENERATORS
+from anomalyforge.core.validation import Interval
 
 __all__ = [
     "CARLA_TYPES", "channel_scale", "apply_seasonal", "apply_trend", "apply_points", "apply_shapelet",
@@ -115,8 +117,12 @@ def draw_segment(rng: np.random.Generator, T: int, min_length: float, max_length
     return int(rng.integers(0, T - length + 1)), length
 
 
+_FRACTION = [Interval(float, 0.0, 1.0, "right")]
+_SEGMENT = {"min_length": _FRACTION, "max_length": _FRACTION}
+
+
 def _check_fractions(owner: object, min_length: float, max_length: float) -> None:
-    if not 0 < min_length <= max_length <= 1:
+    if not min_length <= max_length:
         raise ValueError(
             f"{type(owner).__name__}: need 0 < min_length <= max_length <= 1 (fractions of the window), "
             f"got min_length={min_length}, max_length={max_length}"
@@ -127,10 +133,11 @@ class _RuleGenerator(BaseGenerator):
     """Shared loop: apply ``_apply`` to each window; windows it leaves unchanged get the trend rule."""
 
     tags = GeneratorTags(requires_training=False, multivariate=True, min_window=4)
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {"min_scale": [Interval(float, 0.0, None, "neither")]}
     min_scale: float = 0.1
 
     def _validate(self) -> None:
-        """Check the parameters; raise ``ValueError`` naming the bad one."""
+        """Check what single-parameter constraints cannot (one parameter against another)."""
 
     def _apply(self, window: np.ndarray, rng: np.random.Generator, batch: np.ndarray, i: int) -> None:
         """Change ``window`` (row ``i`` of the untouched ``batch``, shape (T, C)) in place."""
@@ -138,8 +145,6 @@ class _RuleGenerator(BaseGenerator):
 
     def _generate(self, windows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         self._validate()
-        if self.min_scale <= 0:
-            raise ValueError(f"{type(self).__name__}: min_scale must be > 0, got {self.min_scale}")
         source = windows.copy()
         for i in range(len(windows)):
             self._apply(windows[i], rng, source, i)
@@ -187,6 +192,8 @@ def _shapelet_rule(w, rng, min_length, max_length, noise, min_scale) -> None:
 class SeasonalAnomaly(_RuleGenerator):
     """CARLA seasonal anomaly: a segment of some channels resampled k times faster (k in ``compression``)."""
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {**_SEGMENT, "compression": [tuple, list]}
+
     def __init__(
         self, min_length: float = 0.1, max_length: float = 0.9, compression: tuple[int, int] = (2, 4),
         min_scale: float = 0.1,
@@ -210,6 +217,10 @@ class SeasonalAnomaly(_RuleGenerator):
 class TrendAnomaly(_RuleGenerator):
     """CARLA trend anomaly: +-|N(mean, std)| channel scales added from a segment start to the window end."""
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **_SEGMENT, "mean": [Interval(float)], "std": [Interval(float, 0.0, None)]
+    }
+
     def __init__(
         self, min_length: float = 0.1, max_length: float = 0.9, mean: float = 1.0, std: float = 0.5,
         min_scale: float = 0.1,
@@ -222,24 +233,20 @@ class TrendAnomaly(_RuleGenerator):
 
     def _validate(self) -> None:
         _check_fractions(self, self.min_length, self.max_length)
-        if self.std < 0:
-            raise ValueError(f"TrendAnomaly: std must be >= 0, got {self.std}")
 
     def _apply(self, w, rng, batch, i) -> None:
         _trend_rule(w, rng, self.min_length, self.max_length, self.mean, self.std, self.min_scale)
 
 
 class _PointRule(_RuleGenerator):
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_points": [Interval(int, 1, None)], "factor": [Interval(float, 1.0, None, "neither")]
+    }
+
     def __init__(self, n_points: int = 3, factor: float = 8.0, min_scale: float = 0.1) -> None:
         self.n_points = n_points
         self.factor = factor
         self.min_scale = min_scale
-
-    def _validate(self) -> None:
-        if int(self.n_points) < 1 or self.factor <= 1:
-            raise ValueError(
-                f"{type(self).__name__}: need n_points >= 1 and factor > 1, got {self.n_points}, {self.factor}"
-            )
 
     def _apply(self, w, rng, batch, i) -> None:
         _points_rule(w, rng, self.n_points, self.factor, self.min_scale)
@@ -262,6 +269,10 @@ class ContextualAnomaly(_PointRule):
 class ShapeletAnomaly(_RuleGenerator):
     """CARLA shapelet anomaly: a segment flattened to its first value plus U(0, ``noise``) channel scales."""
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **_SEGMENT, "noise": [Interval(float, 0.0, None, "neither")]
+    }
+
     def __init__(
         self, min_length: float = 0.1, max_length: float = 0.9, noise: float = 0.1, min_scale: float = 0.1
     ) -> None:
@@ -272,8 +283,6 @@ class ShapeletAnomaly(_RuleGenerator):
 
     def _validate(self) -> None:
         _check_fractions(self, self.min_length, self.max_length)
-        if self.noise <= 0:
-            raise ValueError(f"ShapeletAnomaly: noise must be > 0, got {self.noise}")
 
     def _apply(self, w, rng, batch, i) -> None:
         _shapelet_rule(w, rng, self.min_length, self.max_length, self.noise, self.min_scale)
@@ -282,6 +291,13 @@ class ShapeletAnomaly(_RuleGenerator):
 @GENERATORS.register("rules")
 class CarlaRules(_RuleGenerator):
     """CARLA's injection: each window gets one of the five types (``types``), chosen uniformly at random."""
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **_SEGMENT,
+        "types": [tuple, list],
+        "global_factor": [Interval(float, 1.0, None, "neither")],
+        "contextual_factor": [Interval(float, 1.0, None, "neither")],
+    }
 
     def __init__(
         self,
