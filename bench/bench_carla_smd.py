@@ -1,4 +1,8 @@
-"""Speed, memory and quality of ``genias_carla``, ``carla`` and ``iforest`` on one SMD machine.
+"""Speed, memory and quality of the CARLA detectors and ``iforest`` on one SMD machine.
+
+``carla`` / ``genias_carla`` / ``flow_carla`` are the published CARLA (stage 2, 1 - P(majority class));
+``carla_knn`` / ``genias_carla_knn`` / ``flow_carla_knn`` its stage-1 backbone with a kNN score on backbone
+features plus window statistics (before the split this was CARLA's default, ``score="knn"``).
 
 Each detector runs in a fresh subprocess (so ``ru_maxrss`` peaks are separate): it loads the machine, fits
 on the training part, scores every test step and writes its scores to a temporary file; the parent then
@@ -11,17 +15,19 @@ The settings below were chosen on other SMD machines (machine-2-1, 2-2, 1-3, 1-5
 training-side criteria, never with the reported machine's test labels. Nothing is fitted on test data.
 Timings depend on the machine's load, which is printed before and after: the CPU may be shared.
 
-Measured 2026-11-23 (2-core shared CPU, load average 1.7 before / 2.6 after, 1 torch thread), machine-1-2:
-genias_carla 68.4 s total, 796 MB, VUS-PR 0.529, AUPR 0.584, AUROC 0.968, best-F1 0.551 (a repeat: 67.9 s,
+Measured 2026-11-23 with the kNN score, the names then ``genias_carla`` / ``carla`` / ``flow_carla`` and now
+``genias_carla_knn`` / ``carla_knn`` / ``flow_carla_knn`` (2-core shared CPU, load average 1.7 before / 2.6
+after, 1 torch thread), machine-1-2:
+genias_carla_knn 68.4 s total, 796 MB, VUS-PR 0.529, AUPR 0.584, AUROC 0.968, best-F1 0.551 (a repeat: 67.9 s,
 829 MB, VUS-PR 0.468, AUPR 0.558, AUROC 0.958, best-F1 0.507; the stage-1 epochs fitted in the time budget
 vary with the load, so runs differ);
-carla 51.7 s, 765 MB, VUS-PR 0.499, AUPR 0.602, AUROC 0.963, best-F1 0.586;
+carla_knn 51.7 s, 765 MB, VUS-PR 0.499, AUPR 0.602, AUROC 0.963, best-F1 0.586;
 iforest 1.5 s, 523 MB, VUS-PR 0.625, AUPR 0.521, AUROC 0.967, best-F1 0.623.
-Measured 2026-12-01 (load 1.0), flow_carla: 67.2 s, 910 MB, VUS-PR 0.556, AUPR 0.576, AUROC 0.957, best-F1
+Measured 2026-12-01 (load 1.0), flow_carla_knn: 67.2 s, 910 MB, VUS-PR 0.556, AUPR 0.576, AUROC 0.957, best-F1
 0.557 (1981 MB before the flow generator sampled in chunks; that run: 63.2 s, VUS-PR 0.502, AUPR 0.541).
 
-    .venv/bin/python bench/bench_carla_smd.py                      # machine-1-2, all three detectors
-    .venv/bin/python bench/bench_carla_smd.py --machine machine-2-1 --detectors carla
+    .venv/bin/python bench/bench_carla_smd.py              # machine-1-2: (genias_)carla(_knn), iforest
+    .venv/bin/python bench/bench_carla_smd.py --machine machine-2-1 --detectors carla carla_knn
     .venv/bin/python bench/bench_carla_smd.py --detectors flow_carla     # its own peak RSS, fresh process
 """
 
@@ -41,24 +47,23 @@ os.environ.setdefault("ANOMALYFORGE_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 BUDGET = 60.0  # seconds for the whole fit, GenIAS included; scoring and the kNN references come on top
-CARLA_SETTINGS = {
+CARLA_SETTINGS = {  # stage 1 and the pipeline, shared by every CARLA variant
     "window": 100,
     "stride": 10,
     "width": 4,
     "score_stride": 2,
     "epochs_stage1": 30,
-    "knn_features": "both",
-    "stats_weight": 4.0,
     "time_budget": BUDGET,
 }
+KNN_SETTINGS = {**CARLA_SETTINGS, "knn_features": "both", "stats_weight": 4.0}
+GENIAS_SETTINGS = {"generator_budget": 0.5, "generator_params": {"max_train_windows": 1000, "epochs": 100}}
 SETTINGS = {
-    "genias_carla": {
-        **CARLA_SETTINGS,
-        "generator_budget": 0.5,
-        "generator_params": {"max_train_windows": 1000, "epochs": 100},
-    },
+    "genias_carla": {**CARLA_SETTINGS, **GENIAS_SETTINGS},
+    "genias_carla_knn": {**KNN_SETTINGS, **GENIAS_SETTINGS},
     "carla": CARLA_SETTINGS,
-    "flow_carla": CARLA_SETTINGS,  # the registry's flow_carla default brings generator="flow"
+    "carla_knn": KNN_SETTINGS,
+    "flow_carla": CARLA_SETTINGS,  # the registry's flow_carla defaults bring generator="flow"
+    "flow_carla_knn": KNN_SETTINGS,
     "iforest": {},
 }
 
@@ -83,12 +88,7 @@ def worker(name: str, machine: str, params: dict, out_path: str) -> None:
         ws, starts = det.window_scores(data.test)  # same windows as anomaly_score, mapped every way below
         for how in ("last", "max", "mean", "min"):
             arrays[f"map_{how}"] = windows_to_steps(ws, starts, det.window, len(data.test), how)
-        info = {
-            "how": det.how,
-            "generation": det.generation_report_,
-            "stage1": det.stage1_report_,
-            "stage2": det.stage2_report_,
-        }
+        info = {"how": det.how, "generation": det.generation_report_, "training": det.training_summary()["parts"]}
     np.savez(out_path, **arrays)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"fit_s": fit_s, "score_s": score_s, "peak_rss_mb": peak_mb, **info}, default=str))
@@ -123,9 +123,9 @@ def run(name: str, machine: str, labels: np.ndarray) -> None:
         f"peak RSS {info['peak_rss_mb']:6.0f} MB  VUS-PR {m['vus_pr']:.3f}  AUPR {m['aupr']:.3f}  "
         f"AUROC {m['auroc']:.3f}  best-F1 {m['best_f1']:.3f}"
     )
-    for key in ("generation", "stage1", "stage2"):
-        if key in info:
-            print(f"    {key}: {info[key]}")
+    for key, value in [("generation", info.get("generation")), *info.get("training", {}).items()]:
+        if value is not None:
+            print(f"    {key}: {value}")
     for key in sorted(k for k in arrays if k.startswith("map_")):
         mm = point_metrics(labels, arrays[key])
         mark = " (detector's how)" if key == f"map_{info.get('how')}" else ""
@@ -139,7 +139,12 @@ def run(name: str, machine: str, labels: np.ndarray) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--machine", default="machine-1-2")
-    parser.add_argument("--detectors", nargs="+", default=["genias_carla", "carla", "iforest"], choices=SETTINGS)
+    parser.add_argument(
+        "--detectors",
+        nargs="+",
+        default=["genias_carla", "genias_carla_knn", "carla", "carla_knn", "iforest"],
+        choices=SETTINGS,
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--params", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)

@@ -33,22 +33,11 @@ _CARLA_LEAVE_OUT_THRESHOLD = (
     "window, while anomaly_score on the training series finds each window itself among the references, so the "
     "training series scores below the threshold and predict flags 0 of it"
 )
-_CARLA_GENIAS_CLOCK = (
-    "with time_budget=None CARLA leaves its GenIAS generator's own time_budget (120 s by default) in place, so "
-    "GenIAS still stops on wall time (detectors/carla, generators/genias)"
-)
-_COPULA_UNSEEDED_GENIAS = (
-    "copula's default generator (GenIAS, built from its registry name) gets no random_state and keeps its own "
-    "120 s clock, so two fits with the same seed differ (detectors/copula)"
-)
-
 # {item: {check: reason}}: checks failing because of a known bug, run as strict xfails.
 KNOWN_FAILURES: dict[str, dict[str, str]] = {
-    "genias_carla": {"predict_rate": _CARLA_LEAVE_OUT_THRESHOLD},
-    "flow_carla": {"predict_rate": _CARLA_LEAVE_OUT_THRESHOLD},
-    "carla": {"predict_rate": _CARLA_LEAVE_OUT_THRESHOLD},
-    "genias_carla-default_generator": {"same_seed_without_budget": _CARLA_GENIAS_CLOCK},
-    "copula-default_generator": {"same_seed_without_budget": _COPULA_UNSEEDED_GENIAS},
+    "genias_carla_knn": {"predict_rate": _CARLA_LEAVE_OUT_THRESHOLD},
+    "flow_carla_knn": {"predict_rate": _CARLA_LEAVE_OUT_THRESHOLD},
+    "carla_knn": {"predict_rate": _CARLA_LEAVE_OUT_THRESHOLD},
 }
 
 

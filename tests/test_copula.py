@@ -7,8 +7,9 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from anomalyforge.core.base import BaseGenerator
-from anomalyforge.core.registry import make_detector
+from anomalyforge.core.base import BaseGenerator, _declared_constraints
+from anomalyforge.core.budget import Budget
+from anomalyforge.core.registry import make_detector, make_generator
 from anomalyforge.detectors.copula import CopulaDetector
 from anomalyforge.detectors.copula.model import _StudentTQuantile
 
@@ -143,25 +144,46 @@ def test_one_channel_and_generator_free_training_work():
 
 def test_bad_parameters_raise_clear_errors():
     X = np.random.default_rng(0).normal(size=(200, 2))
-    with pytest.raises(ValueError, match="copula must be"):
+    with pytest.raises(ValueError, match="parameter copula='frank'"):
         CopulaDetector(copula="frank", **SMALL).fit(X)
     with pytest.raises(ValueError, match="multiple of n_heads"):
         CopulaDetector(d_model=10, n_heads=4).fit(X)
-    with pytest.raises(ValueError, match="terms must be"):
+    with pytest.raises(ValueError, match="parameter terms='joint'"):
         CopulaDetector(terms="joint", **SMALL).fit(X)
-    with pytest.raises(TypeError, match="generator must be"):
+    with pytest.raises(ValueError, match="parameter generator=3.5"):
         CopulaDetector(generator=3.5, **SMALL).fit(X)
-    with pytest.raises(ValueError, match="generator_budget must be"):
+    with pytest.raises(ValueError, match="parameter generator_budget=1.0"):
         CopulaDetector(generator_budget=1.0, **SMALL).fit(X)
+
+
+def test_every_parameter_is_declared():
+    missing = set(CopulaDetector().get_params(deep=False)) - set(_declared_constraints(CopulaDetector))
+    assert not missing, f"CopulaDetector declares no constraint for {sorted(missing)}"
 
 
 def test_time_budget_covers_the_generator():
     """The generator gets ``generator_budget`` of ``time_budget``, never more than its own budget."""
+    now = [0.0]
+    budget = Budget(50.0, clock=lambda: now[0])
     det = CopulaDetector(generator="genias", time_budget=50.0, generator_budget=0.3)
-    assert det._make_generator().time_budget == pytest.approx(15.0)
-    from anomalyforge.core.registry import make_generator
-
+    assert det._generator(budget).time_budget == pytest.approx(15.0)
     own = make_generator("genias", time_budget=5.0)
-    assert CopulaDetector(generator=own, time_budget=50.0)._make_generator().time_budget == pytest.approx(5.0)
-    unlimited = CopulaDetector(generator="genias", time_budget=None)._make_generator()
-    assert unlimited.time_budget == make_generator("genias").time_budget
+    assert CopulaDetector(generator=own, time_budget=50.0)._generator(budget).time_budget == pytest.approx(5.0)
+    assert CopulaDetector(generator=None)._generator(budget) is None
+
+
+def test_deterministic_mode_seeds_the_generator_and_sets_no_clock():
+    """time_budget=None: the default GenIAS gets no 120 s clock of its own and the detector's seed."""
+    det = CopulaDetector(generator="genias", time_budget=None, random_state=4)
+    gen = det._generator(Budget(None))
+    assert gen.time_budget is None and gen.random_state == 4
+    tiny_genias = make_generator("genias", epochs=2, hidden_channels=4, latent_dim=4, max_train_windows=32)
+    assert tiny_genias.random_state is None and tiny_genias.time_budget == 120.0  # the generator's own defaults
+    rng = np.random.default_rng(3)
+    train = correlated(400, rng, channels=2)
+    params = {**SMALL, "epochs": 2, "max_train_windows": 100, "d_model": 8, "time_budget": None}
+    a = CopulaDetector(generator=tiny_genias, **params).fit(train)
+    b = CopulaDetector(generator=tiny_genias, **params).fit(train)
+    np.testing.assert_array_equal(a.anomaly_score(train), b.anomaly_score(train))
+    summary = a.training_summary()
+    assert set(summary["parts"]) == {"generator", "model"} and not summary["budget_cut"]

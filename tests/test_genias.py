@@ -172,6 +172,26 @@ def test_time_budget_stops_training(fake_clock):
     assert 1.0 <= gen.train_report_["seconds"] <= 1.0 + 0.5
 
 
+def test_same_seed_without_budget_trains_the_same_model():
+    """Deterministic mode: time_budget=None and a seed fix every draw of training."""
+    series = make_series(300, 2, seed=3)
+    a, b = tiny(epochs=2).fit(series), tiny(epochs=2).fit(series)
+    assert a.train_report_["stopped_by"] == "epochs" and a.train_report_["epochs_run"] == 2
+    for (name, wa), wb in zip(a.model_.state_dict().items(), b.model_.state_dict().values(), strict=True):
+        assert torch.equal(wa, wb), name
+
+
+def test_every_parameter_is_declared_and_checked():
+    from anomalyforge.core.base import _declared_constraints
+
+    missing = set(GenIASGenerator().get_params(deep=False)) - set(_declared_constraints(GenIASGenerator))
+    assert not missing, f"GenIASGenerator declares no constraint for {sorted(missing)}"
+    with pytest.raises(ValueError, match="parameter time_budget=0"):
+        tiny(time_budget=0).fit(make_series(200, 1))
+    with pytest.raises(ValueError, match="parameter window=4"):
+        tiny(window=4).fit(make_series(200, 1))
+
+
 def test_adaptive_stride_caps_training_windows():
     gen = tiny(epochs=1, max_train_windows=50).fit(make_series(1000, 1))
     assert gen.n_train_windows_ <= 51 and gen.stride_ == 20

@@ -228,17 +228,36 @@ _DETECTORS_CATALOG = {
     ),
     "carla": Listing(
         "anomalyforge.detectors.carla.detector:CARLA",
-        "CARLA: triplet pretext on rule-injected anomalies (as published), kNN/SCAN scores.",
+        "CARLA as published: triplet pretext on rule-injected anomalies, SCAN stage 2, score 1 - P(majority class).",
         {"generator": "rules"},
     ),
     "genias_carla": Listing(
         "anomalyforge.detectors.carla.detector:CARLA",
-        "GenIAS+CARLA: CARLA trained with GenIAS-generated anomalies as negatives.",
+        "GenIAS+CARLA as published: CARLA's two stages with GenIAS-generated negatives, score 1 - P(majority class).",
         {"generator": "genias"},
     ),
     "flow_carla": Listing(
         "anomalyforge.detectors.carla.detector:CARLA",
-        "CARLA with negatives pasted from a MAF's low-likelihood region (flow generator).",
+        "CARLA as published (two stages, score 1 - P(majority class)) with negatives from a MAF's low-likelihood "
+        "region.",
+        {"generator": "flow"},
+    ),
+    "carla_knn": Listing(
+        "anomalyforge.detectors.carla.knn_detector:CarlaKNN",
+        "CARLA's stage-1 backbone (rule-injected negatives) with a kNN score on its features plus window "
+        "statistics (not the published stage-2 score).",
+        {"generator": "rules"},
+    ),
+    "genias_carla_knn": Listing(
+        "anomalyforge.detectors.carla.knn_detector:CarlaKNN",
+        "CARLA's stage-1 backbone trained on GenIAS negatives, with a kNN score on its features plus window "
+        "statistics (not the published stage-2 score).",
+        {"generator": "genias"},
+    ),
+    "flow_carla_knn": Listing(
+        "anomalyforge.detectors.carla.knn_detector:CarlaKNN",
+        "CARLA's stage-1 backbone trained on flow-sampled negatives, with a kNN score on its features plus window "
+        "statistics (not the published stage-2 score).",
         {"generator": "flow"},
     ),
     "copula": Listing(

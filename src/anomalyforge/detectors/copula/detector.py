@@ -15,37 +15,54 @@ clusters, having no Jacobian term); the copula term, invariant to monotone maps 
 contrastive hinge train the encoder.
 
 The score of a window is its negative joint log-likelihood ``-(sum_i log f_i(z_i) + log c(u))``; step scores
-take the max (or mean) over the windows that contain the step. ``score_components`` returns the marginal
-and the copula (dependence) terms apart, so an anomaly that only breaks inter-channel dependence can be
-seen in the copula term alone.
+come from the shared window pipeline (``core.windows``, ``how``: max, mean, min or last over the windows of a
+step). The generator of the negatives is built by ``generators.build.build_negative_generator`` with the
+detector's window, seed and ``generator_budget`` share of ``time_budget`` (None: no wall-time limit anywhere).
+``score_components`` returns the marginal and the copula (dependence) terms apart, so an anomaly that only
+breaks inter-channel dependence can be seen in the copula term alone.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import clone
 
-from anomalyforge.core.base import BaseDetector, BaseGenerator, Tags
-from anomalyforge.core.registry import DETECTORS, make_generator
-from anomalyforge.core.windows import sliding_windows, standardiser, windows_to_steps
+from anomalyforge.core.base import RANDOM_STATE, BaseGenerator, Tags, WindowDetector
+from anomalyforge.core.budget import Budget
+from anomalyforge.core.registry import DETECTORS
+from anomalyforge.core.validation import Interval, Options, check_channels, check_is_fitted, check_series
+from anomalyforge.core.windows import WindowGather, WindowSpec, sliding_windows, windows_to_steps
 from anomalyforge.detectors.copula.model import LatentCopulaModel
+from anomalyforge.generators.build import build_negative_generator
 from anomalyforge.nn.training import TrainConfig, batched, fit_loop, predict_batched, seed_torch, torch_threads
 
 __all__ = ["CopulaDetector"]
+
+#: share of the training windows held out for early stopping (not a parameter of this detector)
+VAL_FRACTION = 0.1
+_POSITIVE = [Interval(int, 1, None)]
+_NON_NEGATIVE = [Interval(float, 0.0, None)]
 
 
 @DETECTORS.register(
     "copula",
     test_params={
-        "window": 16, "patch_len": 4, "d_model": 8, "n_heads": 2, "n_layers": 1, "latent_dim": 1,
-        "n_components": 2, "generator": "rules", "epochs": 3, "max_train_windows": 128, "batch_size": 32,
+        "window": 16,
+        "patch_len": 4,
+        "d_model": 8,
+        "n_heads": 2,
+        "n_layers": 1,
+        "latent_dim": 1,
+        "n_components": 2,
+        "generator": "rules",
+        "epochs": 3,
+        "max_train_windows": 128,
+        "batch_size": 32,
     },
 )
-class CopulaDetector(BaseDetector):
+class CopulaDetector(WindowDetector):
     """Transformer latents + marginal mixtures + Gaussian/Student-t copula, trained contrastively.
 
     Args:
@@ -70,15 +87,46 @@ class CopulaDetector(BaseDetector):
             generator has one and trains); the encoder and copula get what is left.
         head_lr_factor: the marginals and the copula learn at ``lr * head_lr_factor`` (their few
             parameters lag behind the encoder at the encoder's rate).
-        score_stride: step between scored windows; how: "max" or "mean" over the windows of a step.
+        score_stride: step between scored windows; how: "max", "mean", "min" or "last" over the windows of a
+            step (``core.windows``).
         terms: what ``anomaly_score`` sums: ``"both"`` (the joint negative log-likelihood), ``"marginal"`` or
             ``"copula"`` (the dependence term alone); training is the same for all three.
         score_batch_size: windows per scoring batch.
         contamination, threshold: threshold rule (see ``anomalyforge.core.thresholds``).
-        random_state: seed of initialisation, window sampling and generation.
+        random_state: seed of initialisation, window sampling, generation and the generator's training.
     """
 
     tags: ClassVar[Tags] = Tags(min_length=2, uses_torch=True)
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "window": [Interval(int, 2, None)],
+        "patch_len": _POSITIVE,
+        "d_model": _POSITIVE,
+        "n_heads": _POSITIVE,
+        "n_layers": _POSITIVE,
+        "latent_dim": _POSITIVE,
+        "n_components": _POSITIVE,
+        "copula": [Options(("gaussian", "student_t"))],
+        "df": [None, Interval(float, 0.0, None, "neither")],
+        "shrinkage": [Interval(float, 0.0, 1.0)],
+        "generator": [None, str, BaseGenerator],
+        "swap_fraction": [Interval(float, 0.0, 1.0)],
+        "margin": _NON_NEGATIVE,
+        "contrast_weight": _NON_NEGATIVE,
+        "train_stride": _POSITIVE,
+        "max_train_windows": [Interval(int, 1, None)],
+        "epochs": _POSITIVE,
+        "batch_size": _POSITIVE,
+        "lr": [Interval(float, 0.0, None, "neither")],
+        "head_lr_factor": [Interval(float, 0.0, None, "neither")],
+        "patience": [Interval(int, 0, None)],
+        "time_budget": [None, Interval(float, 0.0, None, "neither")],
+        "generator_budget": [Interval(float, 0.0, 1.0, "neither")],
+        "score_stride": _POSITIVE,
+        "how": [Options(("max", "mean", "min", "last"))],
+        "terms": [Options(("both", "marginal", "copula"))],
+        "score_batch_size": _POSITIVE,
+        "random_state": RANDOM_STATE,
+    }
 
     def __init__(
         self,
@@ -147,45 +195,41 @@ class CopulaDetector(BaseDetector):
     # ------------------------------------------------------------------------------------------ modules
     def _build_modules(self) -> None:
         self.model_ = LatentCopulaModel(
-            self.n_series_channels_, self.window, self.patch_len, self.d_model, self.n_heads, self.n_layers,
-            self.latent_dim, self.n_components, self.copula, self.df, self.shrinkage,
+            self.n_series_channels_,
+            self.window,
+            self.patch_len,
+            self.d_model,
+            self.n_heads,
+            self.n_layers,
+            self.latent_dim,
+            self.n_components,
+            self.copula,
+            self.df,
+            self.shrinkage,
         )
         self.model_.eval()
 
-    def _check_params(self) -> None:
-        if self.copula not in ("gaussian", "student_t"):
-            raise ValueError(f"copula must be 'gaussian' or 'student_t', got {self.copula!r}")
-        if self.d_model % self.n_heads:
-            raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
-        if self.window < 2 or self.patch_len < 1:
-            raise ValueError(f"window must be >= 2 and patch_len >= 1; got {self.window}, {self.patch_len}")
-        if self.how not in ("max", "mean"):
-            raise ValueError(f"how must be 'max' or 'mean', got {self.how!r}")
-        if self.time_budget is not None and self.time_budget <= 0:
-            raise ValueError(f"time_budget must be positive or None, got {self.time_budget}")
-        if not 0.0 < self.generator_budget < 1.0:
-            raise ValueError(f"generator_budget must be in (0, 1), got {self.generator_budget}")
-        if self.terms not in ("both", "marginal", "copula"):
-            raise ValueError(f"terms must be 'both', 'marginal' or 'copula', got {self.terms!r}")
+    def _window_spec(self) -> WindowSpec:
+        return WindowSpec(
+            window=self.window,
+            score_stride=self.score_stride,
+            how=self.how,
+            train_stride=self.train_stride,
+            max_train_windows=self.max_train_windows,
+            batch_size=self.score_batch_size,
+        )
 
-    def _make_generator(self) -> BaseGenerator | None:
+    def _generator(self, budget: Budget) -> BaseGenerator | None:
+        """The generator of the negatives (None: channel swaps only), with its share of the budget."""
         if self.generator is None:
             return None
-        if isinstance(self.generator, str):
-            gen = make_generator(self.generator)
-        elif isinstance(self.generator, BaseGenerator):
-            gen = clone(self.generator)
-        else:
-            raise TypeError(f"generator must be a registry name, a BaseGenerator or None, got {self.generator!r}")
-        own = gen.get_params()
-        if "window" in own:
-            gen.set_params(window=self.window)
-        if self.time_budget is not None and "time_budget" in own:
-            budget = self.time_budget * self.generator_budget
-            gen.set_params(time_budget=budget if own["time_budget"] is None else min(own["time_budget"], budget))
-        return gen
+        return build_negative_generator(
+            self.generator, budget.share(self.generator_budget), window=self.window, random_state=self.random_state
+        )
 
-    def _negatives(self, Z: np.ndarray, windows: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    def _negatives(
+        self, Z: np.ndarray, windows: np.ndarray, rng: np.random.Generator, budget: Budget
+    ) -> np.ndarray | None:
         """One negative per training window: a channel swap (share ``swap_fraction``) or a generated anomaly.
 
         A channel swap replaces 1 to C/2 channels of a window with the same channels of another random
@@ -194,7 +238,7 @@ class CopulaDetector(BaseDetector):
         """
         n, _, C = windows.shape
         swap = rng.random(n) < (self.swap_fraction if C > 1 else 0.0)
-        gen = self._make_generator()
+        gen = self._generator(budget)
         if gen is None and not swap.any():
             return None
         if gen is None:
@@ -203,6 +247,8 @@ class CopulaDetector(BaseDetector):
         if gen is not None and (~swap).any():
             if gen.tags.requires_training:
                 gen.fit(Z)
+                report = getattr(gen, "train_report_", None)  # what the package's trained generators record
+                self._record_training("generator", report if report is not None else {"stopped_by": "unreported"})
             negatives[~swap] = gen.generate(windows[~swap], 1, random_state=rng).patched
         for i in np.flatnonzero(swap):
             k = int(rng.integers(1, max(C // 2, 1) + 1))
@@ -212,25 +258,19 @@ class CopulaDetector(BaseDetector):
         return negatives
 
     # ------------------------------------------------------------------------------------------ fit
-    def min_series_length(self) -> int:
-        return max(int(self.window), self.tags.min_length)
-
-    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
-        self._check_params()
-        t0 = time.perf_counter()
-        self.mean_, self.std_ = standardiser(X)
-        self.n_series_channels_ = X.shape[1]
-        Z = (X - self.mean_) / self.std_
-        view, _ = sliding_windows(Z, self.window, self.train_stride)
-        take = np.unique(np.linspace(0, len(view) - 1, min(len(view), self.max_train_windows)).round().astype(int))
-        windows = np.ascontiguousarray(view[take])
+    def _fit_windows(self, windows: WindowGather, Z: np.ndarray) -> None:
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
+        budget = Budget(self.time_budget)
+        self.n_series_channels_ = Z.shape[1]
+        train = windows.materialise()
         rng = np.random.default_rng(self.random_state)
-        negatives = self._negatives(Z, windows, rng)
+        negatives = self._negatives(Z, train, rng, budget)
         with torch_threads():
             seed_torch(self.random_state)
             self._build_modules()
             model = self.model_
-            x_all = torch.as_tensor(windows, dtype=torch.float32)
+            x_all = torch.as_tensor(train, dtype=torch.float32)
             neg_all = None if negatives is None else torch.as_tensor(negatives, dtype=torch.float32)
             D = self.n_series_channels_ * self.latent_dim
 
@@ -254,41 +294,46 @@ class CopulaDetector(BaseDetector):
                     loss = loss + self.contrast_weight * torch.relu(self.margin - gap).mean()
                 return loss.float()
 
-            left = None if self.time_budget is None else max(self.time_budget - (time.perf_counter() - t0), 1.0)
-            config = TrainConfig.from_params(self, time_budget=left)
+            config = TrainConfig(
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                lr=self.lr,
+                patience=self.patience,
+                val_fraction=VAL_FRACTION,
+                time_budget=budget.seconds_for_fit_loop(),
+            )
             optimizer = torch.optim.Adam(
                 [
                     {"params": model.encoder.parameters(), "lr": self.lr},
                     {"params": model.density.parameters(), "lr": self.lr * self.head_lr_factor},
                 ]
             )
-            report = fit_loop(model, len(windows), loss_fn, config, rng, optimizer=optimizer)
+            report = fit_loop(model, len(train), loss_fn, config, rng, optimizer=optimizer)
             with torch.no_grad():  # exact training statistics replace the batch statistics for scoring
                 raw = torch.cat([model.raw_latents(x_all[sl]) for sl in batched(len(x_all), self.score_batch_size)])
                 model.latent_mean.copy_(raw.mean(0))
                 model.latent_std.copy_(torch.sqrt(raw.var(0) + 1e-6))
-        self.train_report_ = report.as_dict()
+        self._record_training("model", report)
 
     # ------------------------------------------------------------------------------------------ score
-    def _window_terms(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Marginal and copula negative log-likelihoods of every scored window, with the window starts."""
-        Z = (X - self.mean_) / self.std_
-        view, starts = sliding_windows(Z, self.window, self.score_stride)
+    def _terms(self, batch: np.ndarray) -> np.ndarray:
+        """(b, window, C) standardised windows -> (b, 2): marginal and copula negative log-likelihoods."""
         model = self.model_
 
-        def fn(batch: torch.Tensor) -> torch.Tensor:
-            _, marg, dep = model(batch)
+        def fn(x: torch.Tensor) -> torch.Tensor:
+            _, marg, dep = model(x)
             return torch.stack([-marg, -dep], dim=1)
 
-        with torch_threads():
-            model.eval()
-            terms = predict_batched(fn, view, self.score_batch_size)
-        return terms[:, 0], terms[:, 1], starts
+        return predict_batched(fn, batch, len(batch))
+
+    def _score_windows(self, batch: np.ndarray) -> np.ndarray:
+        terms = self._terms(batch)
+        return {"both": terms[:, 0] + terms[:, 1], "marginal": terms[:, 0], "copula": terms[:, 1]}[self.terms]
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        marginal, dependence, starts = self._window_terms(X)
-        window_scores = {"both": marginal + dependence, "marginal": marginal, "copula": dependence}[self.terms]
-        return windows_to_steps(window_scores, starts, self.window, X.shape[0], self.how)
+        with torch_threads():
+            self.model_.eval()
+            return super()._score(X)
 
     def score_components(self, X: Any) -> dict[str, np.ndarray]:
         """Per-step scores of each likelihood term.
@@ -299,15 +344,17 @@ class CopulaDetector(BaseDetector):
         Returns:
             dict with ``"marginal"`` (-sum of marginal log densities), ``"copula"`` (-copula log density,
             the inter-channel dependence term) and ``"total"`` (their sum, what ``anomaly_score`` returns
-            with ``terms="both"``),
-            each (n_timesteps,) after the window -> step mapping.
+            with ``terms="both"``), each (n_timesteps,) after the window -> step mapping.
         """
-        from anomalyforge.core.validation import check_channels, check_is_fitted, check_series
-
         check_is_fitted(self)
         X = check_series(X, min_length=self.min_series_length())
         check_channels(X, self.n_channels_in_, type(self).__name__)
-        marginal, dependence, starts = self._window_terms(X)
+        view, starts = sliding_windows(self._standardise(X), self.window, self.score_stride)
+        with torch_threads():
+            self.model_.eval()
+            terms = np.concatenate([self._terms(np.ascontiguousarray(view[sl]))
+                                    for sl in batched(len(starts), self.score_batch_size)])  # fmt: skip
+        marginal, dependence = terms[:, 0], terms[:, 1]
         n = X.shape[0]
         return {
             "marginal": windows_to_steps(marginal, starts, self.window, n, self.how),
@@ -317,8 +364,6 @@ class CopulaDetector(BaseDetector):
 
     def correlation(self) -> np.ndarray:
         """The fitted copula correlation matrix, (D, D) with D = n_channels * latent_dim."""
-        from anomalyforge.core.validation import check_is_fitted
-
         check_is_fitted(self)
         with torch.no_grad():
             return self.model_.density.copula.correlation().numpy()

@@ -13,10 +13,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from anomalyforge.core.base import BaseGenerator, GeneratedAnomalies, GeneratorTags
+from anomalyforge.core.base import RANDOM_STATE, BaseGenerator, GeneratedAnomalies, GeneratorTags
 from anomalyforge.core.registry import GENERATORS
-from anomalyforge.core.validation import check_is_fitted, check_series
-from anomalyforge.core.windows import sliding_windows
+from anomalyforge.core.validation import Interval, Options, check_is_fitted, check_series
+from anomalyforge.core.windows import sliding_windows, standardise
 from anomalyforge.generators.genias.model import (
     GenIASNet,
     compact_kl,
@@ -29,6 +29,10 @@ from anomalyforge.generators.genias.model import (
 from anomalyforge.nn.training import TrainConfig, fit_loop, resolve_device, seed_torch, torch_threads
 
 __all__ = ["GenIASGenerator"]
+
+_POSITIVE = Interval(int, 1, None)
+_STRICTLY_POSITIVE = Interval(float, 0.0, None, "neither")
+_NON_NEGATIVE = Interval(float, 0.0, None)
 
 _TEST_PARAMS = {
     "window": 32,
@@ -120,6 +124,39 @@ class GenIASGenerator(BaseGenerator):
     tags: ClassVar[GeneratorTags] = GeneratorTags(
         requires_training=True, multivariate=True, min_window=8, uses_torch=True
     )
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "window": [Interval(int, 8, None)],  # tags.min_window
+        "latent_dim": [None, _POSITIVE],
+        "hidden_channels": [_POSITIVE],
+        "n_layers": [None, _POSITIVE],
+        "kernel_size": [_POSITIVE],
+        "dropout": [Interval(float, 0.0, 1.0, "left")],
+        "n_upsample": [Interval(int, 0, None)],
+        "psi_mode": [Options(("scalar", "per_dim"))],
+        "psi_init": [_STRICTLY_POSITIVE],
+        "psi_lr_scale": [_STRICTLY_POSITIVE],
+        "prior_var": [_STRICTLY_POSITIVE],
+        "delta_min": [_NON_NEGATIVE],
+        "delta_max": [_STRICTLY_POSITIVE],
+        "alpha": [_NON_NEGATIVE],
+        "beta": [_NON_NEGATIVE],
+        "gamma": [None, _NON_NEGATIVE],
+        "zeta": [_NON_NEGATIVE],
+        "kl_reduction": [Options(("mean", "sum"))],
+        "tau": [_NON_NEGATIVE],
+        "patch_per_step": [bool],
+        "max_patch_redraws": [Interval(int, 0, None)],
+        "epochs": [_POSITIVE],
+        "batch_size": [_POSITIVE],
+        "lr": [_STRICTLY_POSITIVE],
+        "patience": [Interval(int, 0, None)],
+        "val_fraction": [Interval(float, 0.0, 1.0, "left")],
+        "time_budget": [None, _STRICTLY_POSITIVE],
+        "stride": [None, _POSITIVE],
+        "max_train_windows": [_POSITIVE],
+        "random_state": RANDOM_STATE,
+        "device": [Options(("auto", "cpu", "cuda")), str],
+    }
 
     def __init__(
         self,
@@ -188,22 +225,6 @@ class GenIASGenerator(BaseGenerator):
         self.device = device
 
     # ------------------------------------------------------------------------------------ helpers
-    def _check_params(self) -> None:
-        if self.psi_mode not in ("scalar", "per_dim"):
-            raise ValueError(f"psi_mode must be 'scalar' or 'per_dim', got {self.psi_mode!r}")
-        if self.kl_reduction not in ("mean", "sum"):
-            raise ValueError(f"kl_reduction must be 'mean' or 'sum', got {self.kl_reduction!r}")
-        if int(self.window) < self.tags.min_window:
-            raise ValueError(f"window must be >= {self.tags.min_window}, got {self.window}")
-        if not self.psi_init > 0 or not self.prior_var > 0:
-            raise ValueError(f"psi_init and prior_var must be > 0, got {self.psi_init} and {self.prior_var}")
-        if self.delta_min < 0 or self.delta_max <= 0:
-            raise ValueError(f"need delta_min >= 0 and delta_max > 0, got {self.delta_min}, {self.delta_max}")
-        if self.ceil_len(int(self.window), int(self.n_upsample)) < 1 or self.n_upsample < 0:
-            raise ValueError(f"n_upsample must be >= 0, got {self.n_upsample}")
-        if self.tau < 0:
-            raise ValueError(f"tau must be >= 0, got {self.tau}")
-
     @staticmethod
     def ceil_len(window: int, n_upsample: int) -> int:
         return -(-window // 2**n_upsample)
@@ -226,12 +247,10 @@ class GenIASGenerator(BaseGenerator):
         self.model_ = self._make_net(len(self.mean_))
 
     def _standardise(self, X: np.ndarray) -> np.ndarray:
-        return (X - self.mean_) / self.std_
+        return standardise(X, self.mean_, self.std_)
 
     def _train_stride(self, n: int) -> int:
         if self.stride is not None:
-            if int(self.stride) < 1:
-                raise ValueError(f"stride must be >= 1, got {self.stride}")
             return int(self.stride)
         n_windows = n - int(self.window) + 1
         return max(1, -(-n_windows // max(1, int(self.max_train_windows))))
@@ -244,7 +263,6 @@ class GenIASGenerator(BaseGenerator):
         return int(self.window)
 
     def _fit(self, X: np.ndarray) -> None:
-        self._check_params()
         n, c = X.shape
         self.latent_dim_ = int(self.latent_dim) if self.latent_dim is not None else (50 if c == 1 else 100)
         self.n_layers_ = (
@@ -275,7 +293,14 @@ class GenIASGenerator(BaseGenerator):
             def loss_fn(idx: np.ndarray) -> torch.Tensor:
                 return self._loss_terms(x_all[idx], z_all[idx], gen)["total"]
 
-            config = TrainConfig.from_params(self)
+            config = TrainConfig(
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                lr=self.lr,
+                patience=self.patience,
+                val_fraction=self.val_fraction,
+                time_budget=self.time_budget,
+            )
             psi = [self.model_.psi_raw]
             rest = [p for n_, p in self.model_.named_parameters() if n_ != "psi_raw"]
             groups = [{"params": rest}, {"params": psi, "lr": float(self.lr) * float(self.psi_lr_scale)}]

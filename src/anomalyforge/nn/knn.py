@@ -1,8 +1,8 @@
-"""Neighbour mining (stage 2 and kNN scores) and window statistics for CARLA.
+"""Exact k-nearest-neighbour search on feature rows: neighbour mining and kNN distance scores.
 
-Mining is an exact k-nearest / k-furthest neighbour search (squared Euclidean distances computed in row
-chunks with ``torch.cdist``), not the public CARLA code's ranking of all points by their distance to one
-random vector.
+Both are exact searches (Euclidean distances computed in row chunks with ``torch.cdist``), not the public
+CARLA code's ranking of all points by their distance to one random vector. ``feasible_exclusion`` sizes the
+zone of overlapping windows a training window's kNN score must skip.
 """
 
 from __future__ import annotations
@@ -10,37 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["mine_neighbours", "knn_distance", "window_stats", "feasible_exclusion"]
-
-
-def window_stats(Z: np.ndarray, starts: np.ndarray, window: int, tail: int = 10) -> np.ndarray:
-    """Per-channel mean, standard deviation and tail mean of the windows ``Z[s : s + window]``.
-
-    Computed from running sums (no window copies).
-
-    Args:
-        Z: (n, C) standardised series.
-        starts: (m,) window starts.
-        window: window length.
-        tail: the tail mean averages the last ``min(tail, window)`` steps of each window (0: left out).
-
-    Returns:
-        float64 (m, 3 * C) (or (m, 2 * C) with ``tail=0``): the C window means, the C standard deviations,
-        then the C tail means.
-    """
-    Z64 = np.asarray(Z, dtype=np.float64)
-    starts = np.asarray(starts, dtype=np.int64)
-    zero = np.zeros((1, Z64.shape[1]))
-    s1 = np.concatenate([zero, np.cumsum(Z64, axis=0)])
-    s2 = np.concatenate([zero, np.cumsum(Z64 * Z64, axis=0)])
-    ends = starts + window
-    mean = (s1[ends] - s1[starts]) / window
-    var = (s2[ends] - s2[starts]) / window - mean * mean
-    parts = [mean, np.sqrt(np.maximum(var, 0.0))]
-    if tail:
-        t = min(int(tail), window)
-        parts.append((s1[ends] - s1[ends - t]) / t)
-    return np.concatenate(parts, axis=1)
+__all__ = ["mine_neighbours", "knn_distance", "feasible_exclusion"]
 
 
 @torch.no_grad()
