@@ -164,7 +164,7 @@ def test_intervals_from_mask_are_end_exclusive_runs():
 
 def test_bad_parameters_raise_clear_errors():
     X = np.random.default_rng(0).normal(size=(200, 2))
-    with pytest.raises(ValueError, match="score must be"):
+    with pytest.raises(ValueError, match="parameter score=.p. is not valid"):
         M2AD(score="p", **SMALL).fit(X)
     with pytest.raises(ValueError, match="error_types"):
         M2AD(error_types="slope", **SMALL).fit(X)

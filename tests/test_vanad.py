@@ -303,7 +303,7 @@ def test_detector_with_checkpoint_is_frozen_and_saved(checkpoint, tmp_path):
     det = VanAD(window=32, mae_weights=str(path), mae_num_heads=2, mae_decoder_num_heads=2, nf_epochs=1, nf_hidden=8)
     det.fit(train)
     assert det.mae_source_ == f"checkpoint {path}"
-    assert not hasattr(det, "mae_report_")
+    assert "mae" not in det.training_summary()["parts"]
     assert torch.equal(det.mae_.blocks[0].linear1.weight, sd["blocks.0.mlp.fc1.weight"])  # not trained
     scores = det.anomaly_score(test)
     path.unlink()  # the saved file holds the weights; the checkpoint is not needed any more
@@ -339,7 +339,7 @@ def test_detector_flags_a_planted_pattern_anomaly():
     train, test = pattern_anomaly()
     fast = {"mae_epochs": 15, "mae_batch_size": 8, "mae_lr": 3e-3, "train_stride": 4, "max_train_windows": 150}
     det = VanAD(**{**TINY_DET, **fast}, use_nf=False).fit(train)  # the MAE alone: no density term
-    assert det.mae_source_ == "trained on training windows" and det.mae_report_["epochs_run"] >= 1
+    assert det.mae_source_ == "trained on training windows" and det.training_summary()["epochs"]["mae"] >= 1
     assert det.period_ == 1 and det.pad_ == 0  # period 25 > window / 2: not seen twice, no padding
     scores = det.anomaly_score(test)
     normal = np.r_[scores[:260], scores[380:]]
@@ -351,7 +351,7 @@ def test_flow_term_flags_a_point_anomaly_and_options():
     train, test = make_series(400, 3, seed=1), make_series(300, 3, seed=2)
     test[100, :] = [3.0, -3.0, 3.0]
     det = VanAD(**TINY_DET, mae_epochs=1, how="max", combine="paper", period=12).fit(train)
-    assert det.has_flow_ and det.flow_report_["epochs_run"] == 5
+    assert det.has_flow_ and det.training_summary()["epochs"]["flow"] == 5
     assert det.pad_ == 4  # 32 steps padded to 36 = 3 periods
     scores = det.anomaly_score(test)
     assert np.argmax(scores) in range(100 - 31, 101)

@@ -112,7 +112,10 @@ class DeepSVDDEmbedding:
             def loss_fn(idx: np.ndarray) -> torch.Tensor:
                 return ((self.model_(X[idx]) - c) ** 2).sum(dim=1).mean()
 
-            config = TrainConfig.from_params(self)
+            config = TrainConfig(
+                epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+                time_budget=self.time_budget,
+            )  # fmt: skip
             self.train_report_ = fit_loop(self.model_, len(X), loss_fn, config, rng).as_dict()
         return self
 

@@ -14,7 +14,6 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
-from typing import Any
 
 import numpy as np
 import torch
@@ -95,23 +94,14 @@ class TrainConfig:
     time_budget: float | None = None
     min_delta: float = 1e-4
 
-    @classmethod
-    def from_params(cls, owner: object, prefix: str = "", **overrides: Any) -> TrainConfig:
-        """The settings ``owner`` has as attributes named ``prefix + field``; the others keep their defaults.
-
-        ``overrides`` win over the attributes. Numbers are cast to the field's type (int or float), so
-        scikit-learn-style parameters given as numpy scalars or strings of numbers work.
-        """
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            if hasattr(owner, prefix + f.name):
-                values[f.name] = getattr(owner, prefix + f.name)
-        values.update(overrides)
-        for f in fields(cls):
-            value, default = values.get(f.name), f.default
+    def __post_init__(self) -> None:
+        """Cast numbers to the field's type (int or float): numpy scalars and numeric strings work."""
+        for f in fields(self):
+            value, default = getattr(self, f.name), f.default
             if value is not None and isinstance(default, int | float) and not isinstance(default, bool):
-                values[f.name] = type(default)(value)
-        return cls(**values)
+                setattr(self, f.name, type(default)(value))
+        if self.time_budget is not None:
+            self.time_budget = float(self.time_budget)
 
 
 @dataclass

@@ -32,10 +32,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from anomalyforge.core.base import BaseDetector, Tags
+from anomalyforge.core.base import RANDOM_STATE, BaseDetector, Tags
 from anomalyforge.core.registry import DETECTORS
-from anomalyforge.core.validation import check_channels, check_is_fitted, check_series
-from anomalyforge.core.windows import sliding_windows, standardiser
+from anomalyforge.core.validation import Interval, Options, check_channels, check_is_fitted, check_series
+from anomalyforge.core.windows import even_subsample, sliding_windows, standardise, standardiser
 from anomalyforge.detectors.m2ad.residuals import (
     LSTMForecaster,
     fisher_statistic,
@@ -77,6 +77,21 @@ class M2AD(BaseDetector):
     """
 
     tags: ClassVar[Tags] = Tags(min_length=2, uses_torch=True)
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **{name: [Interval(int, 1, None)] for name in (
+            "window", "hidden_size", "n_layers", "smooth_window", "area_window", "n_components", "train_stride",
+            "max_train_windows", "epochs", "batch_size", "score_batch_size")},
+        "error_types": [Options(("point", "area", "both"))],
+        "sensor_weights": [None, list, tuple, np.ndarray],
+        "system_weights": [None, list, tuple, np.ndarray],
+        "system_sizes": [None, list, tuple],
+        "p_value": [Interval(float, 0.0, 1.0, "neither")],
+        "score": [Options(("log10p", "fisher"))],
+        "lr": [Interval(float, 0.0, None, "neither")],
+        "patience": [Interval(int, 0, None)],
+        "time_budget": [None, Interval(float, 0.0, None, "neither")],
+        "random_state": RANDOM_STATE,
+    }  # fmt: skip
 
     def __init__(
         self,
@@ -164,14 +179,6 @@ class M2AD(BaseDetector):
         )
         self.model_.eval()
 
-    def _check_params(self) -> None:
-        if self.score not in ("log10p", "fisher"):
-            raise ValueError(f"score must be 'log10p' or 'fisher', got {self.score!r}")
-        if self.error_types not in ("point", "area", "both"):
-            raise ValueError(f"error_types must be 'point', 'area' or 'both', got {self.error_types!r}")
-        if not 0 < self.p_value < 1:
-            raise ValueError(f"p_value must be in (0, 1), got {self.p_value}")
-
     # ------------------------------------------------------------------------------------ forecasting
     def _forecast(self, Z: np.ndarray) -> np.ndarray:
         """Forecast every step from the previous ``window`` (standardised), (n, C); head steps = observed."""
@@ -190,20 +197,18 @@ class M2AD(BaseDetector):
         return out
 
     def _features(self, X: np.ndarray) -> np.ndarray:
-        Z = (X - self.mean_) / self.std_
+        Z = standardise(X, self.mean_, self.std_)
         raw = residual_features(Z, self._forecast(Z), self._error_kinds(), self.smooth_window, self.area_window)
         return raw
 
     # ------------------------------------------------------------------------------------ fit
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
-        self._check_params()
         self.system_sizes_ = self._layout(X.shape[1])
         self.feature_weights_ = self._feature_weights()
         self.mean_, self.std_ = standardiser(X)
-        Z = (X - self.mean_) / self.std_
-        targets = np.arange(self.window, X.shape[0], self.train_stride)
-        if len(targets) > self.max_train_windows:
-            targets = targets[np.linspace(0, len(targets) - 1, self.max_train_windows).round().astype(int)]
+        Z = standardise(X, self.mean_, self.std_)
+        targets = np.arange(self.window, X.shape[0], self.train_stride)  # forecast step t from the window before
+        targets = targets[even_subsample(len(targets), self.max_train_windows)]
         rng = np.random.default_rng(self.random_state)
         Zt = torch.as_tensor(Z, dtype=torch.float32)
         offsets = torch.arange(-self.window, 0)
@@ -222,8 +227,11 @@ class M2AD(BaseDetector):
                 ]
                 return torch.stack(losses).mean()
 
-            config = TrainConfig.from_params(self)
-            self.train_report_ = fit_loop(model, len(targets), loss_fn, config, rng).as_dict()
+            config = TrainConfig(
+                epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
+                time_budget=self.time_budget,
+            )  # fmt: skip
+            self._record_training("forecaster", fit_loop(model, len(targets), loss_fn, config, rng))
         # Calibration: every statistic below comes from the training series and is frozen.
         raw = self._features(X)
         self.residual_mean_, self.residual_std_ = standardiser(raw)

@@ -10,8 +10,8 @@ deviation of each channel):
    two passes together give the reconstructed image, which is turned grey and resized back to (N, L).
 3. ADMM: ``y_dec = y * (sigma_w / 0.4) + mu_w`` with the input window's per-variable mean and std.
 4. Reconstruction term per step: mean over channels of ``(y_dec - x)**2``; a step covered by several
-   windows takes the mean of their values (``how="step"``) or, with ``how="max"|"mean"``, each window's
-   mean error is mapped to steps with ``windows_to_steps``.
+   windows takes the mean of their values (``how="point"``) or, with a window-level ``how`` (``"max"``,
+   ``"mean"``, ...), each window's mean error is mapped to steps (the shared pipeline, ``core.windows``).
 5. NFM: a MAF (``flow.py``) fitted to the training per-step vectors gives ``-log p(x_t)``.
 6. Score: ``combine="standardised"`` (default) adds the two terms after centring each on its training
    median and dividing by its training spread (IQR / 1.349), so that neither dominates: the paper's raw sum
@@ -55,9 +55,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from anomalyforge.core.base import BaseDetector, Tags
+from anomalyforge.core.base import RANDOM_STATE, BaseDetector, Tags
 from anomalyforge.core.registry import DETECTORS
-from anomalyforge.core.windows import sliding_windows, standardiser, windows_to_steps
+from anomalyforge.core.validation import Interval, Options
+from anomalyforge.core.windows import HOWS, WindowSpec, score_series, standardise, standardiser, training_windows
 from anomalyforge.detectors.vanad.checkpoint import load_mae_checkpoint
 from anomalyforge.detectors.vanad.flow import build_flow, fit_flow, flow_nll
 from anomalyforge.detectors.vanad.image import (
@@ -70,7 +71,7 @@ from anomalyforge.detectors.vanad.image import (
     windows_to_images,
 )
 from anomalyforge.detectors.vanad.mae import MAEConfig, MaskedAutoencoder
-from anomalyforge.nn.training import TrainConfig, batched, fit_loop, resolve_device, seed_torch, torch_threads
+from anomalyforge.nn.training import TrainConfig, fit_loop, resolve_device, seed_torch, torch_threads
 
 __all__ = ["VanAD"]
 
@@ -105,6 +106,30 @@ class VanAD(BaseDetector):
     """VAN-AD: checkerboard-masked MAE reconstruction of series images + ADMM + a MAF density term."""
 
     tags: ClassVar[Tags] = Tags(min_length=8, uses_torch=True)
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "window": [Interval(int, 2, None)],
+        "period": [None, Interval(int, 1, None)],
+        "mae_weights": [None, str],
+        "mae_num_heads": [None, Interval(int, 1, None)],
+        "mae_decoder_num_heads": [None, Interval(int, 1, None)],
+        **{name: [Interval(int, 1, None)] for name in (
+            "image_size", "patch_size", "embed_dim", "depth", "num_heads", "decoder_embed_dim", "decoder_depth",
+            "decoder_num_heads", "mae_epochs", "mae_batch_size", "max_train_windows", "train_stride", "nf_blocks",
+            "nf_hidden", "nf_layers", "nf_epochs", "nf_batch_size", "batch_size")},
+        "mae_lr": [Interval(float, 0.0, None, "neither")],
+        "mae_time_budget": [None, Interval(float, 0.0, None, "neither")],
+        "norm_const": [Interval(float, 0.0, None, "neither")],
+        "image_norm": [Options(("window", "none"))],
+        "use_nf": [bool],
+        "nf_lr": [Interval(float, 0.0, None, "neither")],
+        "lambda_rec": [Interval(float, 0.0, None)],
+        "lambda_nf": [Interval(float, 0.0, None)],
+        "combine": [Options(("standardised", "paper"))],
+        "score_stride": [None, Interval(int, 1, None)],
+        "how": [Options(HOWS)],
+        "device": [str],
+        "random_state": RANDOM_STATE,
+    }  # fmt: skip
 
     def __init__(
         self,
@@ -140,7 +165,7 @@ class VanAD(BaseDetector):
         lambda_nf: float = 0.001,
         combine: str = "standardised",
         score_stride: int | None = None,
-        how: str = "step",
+        how: str = "point",
         batch_size: int = 32,
         device: str = "auto",
         threshold: Any = None,
@@ -186,23 +211,18 @@ class VanAD(BaseDetector):
         self.contamination = contamination
         self.random_state = random_state
 
-    # -------------------------------------------------------------------------------------- checks
-    def _check_params(self) -> None:
-        choices = {
-            "image_norm": ("window", "none"),
-            "combine": ("standardised", "paper"),
-            "how": ("step", "max", "mean"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        for name in ("window", "train_stride", "batch_size", "mae_batch_size", "nf_batch_size", "max_train_windows"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.window < 2:
-            raise ValueError(f"window must be >= 2, got {self.window}")
-        if self.period is not None and int(self.period) < 1:
-            raise ValueError(f"period must be None (estimate it) or >= 1, got {self.period}")
+    def min_series_length(self) -> int:
+        return max(int(self.window), self.tags.min_length)
+
+    def _window_spec(self) -> WindowSpec:
+        """Training windows every ``train_stride`` steps; scoring every ``score_stride`` (default window / 2)."""
+        return WindowSpec(
+            window=self.window,
+            score_stride=int(self.score_stride or max(self.window // 2, 1)),
+            how=self.how,
+            train_stride=self.train_stride,
+            batch_size=self.batch_size,
+        )
 
     # -------------------------------------------------------------------------------------- pieces
     def _render(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -218,10 +238,8 @@ class VanAD(BaseDetector):
         return admm_map(y, mu, sigma, self.norm_const)
 
     def _train_windows(self, Z: np.ndarray, cap: int | None) -> np.ndarray:
-        view, _ = sliding_windows(Z, self.window, self.train_stride)
-        if cap is not None and len(view) > cap:
-            view = view[np.unique(np.linspace(0, len(view) - 1, cap).round().astype(int))]
-        return np.ascontiguousarray(view, dtype=np.float32)
+        spec = WindowSpec(window=self.window, train_stride=self.train_stride, max_train_windows=cap)
+        return training_windows(Z, spec).materialise(np.float32)
 
     def _build_modules(self) -> None:
         self.mae_ = MaskedAutoencoder(MAEConfig(**self.mae_config_))
@@ -230,13 +248,12 @@ class VanAD(BaseDetector):
 
     # ------------------------------------------------------------------------------------------ fit
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
-        self._check_params()
         with torch_threads():
             device = resolve_device(self.device)
             generator = seed_torch(self.random_state)
             rng = np.random.default_rng(self.random_state)
             self.mean_, self.std_ = standardiser(X)
-            Z = (X - self.mean_) / self.std_
+            Z = standardise(X, self.mean_, self.std_)
             self.period_ = int(self.period) if self.period else estimate_period(Z, max(self.window // 2, 2))
             self.pad_ = padding_for_period(self.window, self.period_)
             if self.mae_weights:
@@ -246,17 +263,17 @@ class VanAD(BaseDetector):
             else:
                 self.mae_source_ = "trained on training windows"
                 self.mae_ = MaskedAutoencoder(self._small_config()).to(device)
-                self.mae_report_ = self._fit_mae(Z, rng, device)
+                self._record_training("mae", self._fit_mae(Z, rng, device))
             self.mae_config_ = self.mae_.config.as_dict()
             self.flow_channels_ = np.flatnonzero(X.std(axis=0) > 1e-12).astype(np.int64)
             self.has_flow_ = bool(self.use_nf and len(self.flow_channels_))
             if self.has_flow_:
                 self.flow_ = build_flow(len(self.flow_channels_), self.nf_blocks, self.nf_hidden, self.nf_layers)
                 self.flow_.to(device)
-                config = TrainConfig.from_params(self, prefix="nf_", patience=0)
+                config = TrainConfig(epochs=self.nf_epochs, batch_size=self.nf_batch_size, lr=self.nf_lr, patience=0)
                 windows = self._train_windows(Z, None)
                 report = fit_flow(self.flow_, windows, self.flow_channels_, config, rng, generator, device)
-                self.flow_report_ = report.as_dict()
+                self._record_training("flow", report)
             rec, nll = self._terms(Z)
             self.rec_centre_, self.rec_spread_ = _centre_and_spread(rec)
             self.nll_centre_, self.nll_spread_ = _centre_and_spread(nll) if self.has_flow_ else (0.0, 1.0)
@@ -282,13 +299,15 @@ class VanAD(BaseDetector):
             images, _, _ = self._render(windows[torch.as_tensor(idx)].to(device))
             return self.mae_.masked_loss(images)
 
-        config = TrainConfig.from_params(self, prefix="mae_")
-        return fit_loop(self.mae_, len(windows), loss_fn, config, rng).as_dict()
+        config = TrainConfig(
+            epochs=self.mae_epochs, batch_size=self.mae_batch_size, lr=self.mae_lr, time_budget=self.mae_time_budget
+        )
+        return fit_loop(self.mae_, len(windows), loss_fn, config, rng)
 
     # ---------------------------------------------------------------------------------------- score
     def _score(self, X: np.ndarray) -> np.ndarray:
         with torch_threads():
-            rec, nll = self._terms((X - self.mean_) / self.std_)
+            rec, nll = self._terms(standardise(X, self.mean_, self.std_))
         return self._combine(rec, nll)
 
     @torch.no_grad()
@@ -296,25 +315,13 @@ class VanAD(BaseDetector):
         """Per-step reconstruction error and flow NLL of a standardised (n, N) series."""
         device = resolve_device(self.device)
         self.mae_.to(device).eval()
-        n, L = Z.shape[0], self.window
-        stride = int(self.score_stride or max(L // 2, 1))
-        view, starts = sliding_windows(Z, L, stride)
-        total, count = np.zeros(n), np.zeros(n)
-        window_scores = np.empty(len(view))
-        offsets = np.arange(L)
-        for sl in batched(len(view), self.batch_size):
-            w = torch.as_tensor(np.ascontiguousarray(view[sl]), dtype=torch.float32, device=device)
-            err = ((self.reconstruct(w) - w) ** 2).mean(dim=2).double().cpu().numpy()  # (B, L)
-            if self.how == "step":
-                idx = starts[sl, None] + offsets[None, :]
-                np.add.at(total, idx, err)
-                np.add.at(count, idx, 1.0)
-            else:
-                window_scores[sl] = err.mean(axis=1)
-        if self.how == "step":
-            rec = total / np.maximum(count, 1.0)
-        else:
-            rec = windows_to_steps(window_scores, starts, L, n, self.how)
+        n = Z.shape[0]
+
+        def step_errors(batch: np.ndarray) -> np.ndarray:
+            w = torch.as_tensor(batch, dtype=torch.float32, device=device)
+            return ((self.reconstruct(w) - w) ** 2).mean(dim=2).double().cpu().numpy()  # (B, L)
+
+        rec = score_series(step_errors, Z, self._window_spec())
         if not self.has_flow_:
             return rec, np.zeros(n)
         self.flow_.to(device).eval()
