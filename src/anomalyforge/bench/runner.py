@@ -142,10 +142,12 @@ def training_outcome(summary: dict[str, Any] | None, requires_training: bool = T
     if not parts:
         return "n/a (not recorded)" if requires_training else "not trained"
     epochs = (summary or {}).get("epochs") or {}
-    return "; ".join(
-        f"{part}: {report.get('stopped_by') or '?'}, {epochs.get(part, report.get('epochs_run'))} epochs"
-        for part, report in sorted(parts.items())
-    )
+
+    def one(part: str, report: dict[str, Any]) -> str:
+        n = epochs.get(part, report.get("epochs_run"))
+        return f"{part}: {report.get('stopped_by') or '?'}" + ("" if n is None else f", {n} epochs")
+
+    return "; ".join(one(part, report) for part, report in sorted(parts.items()))
 
 
 def _json_params(params: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,8 @@ __all__ = [
     "Interval",
     "Options",
     "validate_params",
+    "TRAINING_CONSTRAINTS",
+    "training_constraints",
     "batched",
 ]
 
@@ -83,9 +85,7 @@ def check_series(
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
-        raise ValueError(
-            f"{name} must be 1-D (n_timesteps,) or 2-D (n_timesteps, n_channels); got shape {arr.shape}"
-        )
+        raise ValueError(f"{name} must be 1-D (n_timesteps,) or 2-D (n_timesteps, n_channels); got shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}); pass at least one time step and one channel")
     if arr.shape[0] < min_length:
@@ -115,9 +115,7 @@ def check_windows(W: Any, *, name: str = "windows") -> np.ndarray:
 def check_is_fitted(estimator: Any, attribute: str = "n_channels_in_") -> None:
     """Raise ``NotFittedError`` unless ``estimator`` has been fitted."""
     if not hasattr(estimator, attribute):
-        raise NotFittedError(
-            f"This {type(estimator).__name__} is not fitted yet; call fit(X) before using it"
-        )
+        raise NotFittedError(f"This {type(estimator).__name__} is not fitted yet; call fit(X) before using it")
 
 
 def check_channels(X: np.ndarray, n_expected: int, owner: str = "the detector") -> None:
@@ -212,3 +210,20 @@ def batched(n: int, batch_size: int) -> Iterator[slice]:
     """Slices covering ``range(n)`` in chunks of ``batch_size`` (torch-free; ``nn.training`` re-exports it)."""
     for i in range(0, n, batch_size):
         yield slice(i, min(i + batch_size, n))
+
+
+#: The constraints of the training settings models share (the ``TrainConfig`` fields they expose).
+TRAINING_CONSTRAINTS: dict[str, list[Any]] = {
+    "epochs": [Interval(int, 1, None)],
+    "batch_size": [Interval(int, 1, None)],
+    "lr": [Interval(float, 0.0, None, "neither")],
+    "weight_decay": [Interval(float, 0.0, None)],
+    "patience": [Interval(int, 0, None)],
+    "val_fraction": [Interval(float, 0.0, 1.0, "left")],
+    "time_budget": [None, Interval(float, 0.0, None, "neither")],
+}
+
+
+def training_constraints(*names: str) -> dict[str, list[Any]]:
+    """The shared constraints of these training parameters (names from ``TRAINING_CONSTRAINTS``)."""
+    return {name: TRAINING_CONSTRAINTS[name] for name in names}

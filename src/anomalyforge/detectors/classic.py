@@ -83,6 +83,7 @@ class WindowSklearnDetector(WindowDetector):
     def _fit_windows(self, windows: WindowGather, Z: np.ndarray) -> None:
         self.model_ = self._make_model()
         self.model_.fit(windows.flat())
+        self._record_training("model", {"stopped_by": "fitted (one pass, no epochs)", "epochs_run": None})
 
     def _score_windows(self, batch: np.ndarray) -> np.ndarray:
         return self._window_scores(batch.reshape(len(batch), -1))
@@ -348,7 +349,7 @@ class WindowKNN(WindowSklearnDetector):
 class ZScore(BaseDetector):
     """Largest absolute per-channel z-score of each step against the training mean and deviation."""
 
-    tags: ClassVar[Tags] = Tags(min_length=2)
+    tags: ClassVar[Tags] = Tags(min_length=2, requires_training=False)
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
 
     def __init__(self, contamination: float = 0.01, threshold: Any = None) -> None:

@@ -40,7 +40,7 @@ import torch
 
 from anomalyforge.core.base import RANDOM_STATE, BaseGenerator, GeneratorTags
 from anomalyforge.core.registry import GENERATORS
-from anomalyforge.core.validation import Interval, Options, check_is_fitted
+from anomalyforge.core.validation import Interval, Options, check_is_fitted, training_constraints
 from anomalyforge.core.windows import WindowSpec, standardise, standardiser, training_windows
 from anomalyforge.detectors.flows.features import VECTOR_CLIP
 from anomalyforge.nn.flows import build_flow
@@ -93,12 +93,7 @@ class FlowPatchGenerator(BaseGenerator):
         "transforms": [Interval(int, 1, None)],
         "hidden_features": [Interval(int, 1, None)],
         "hidden_layers": [Interval(int, 1, None)],
-        "epochs": [Interval(int, 1, None)],
-        "batch_size": [Interval(int, 1, None)],
-        "lr": [Interval(float, 0.0, None, "neither")],
-        "patience": [Interval(int, 0, None)],
-        "val_fraction": [Interval(float, 0.0, 1.0, "left")],
-        "time_budget": [None, Interval(float, 0.0, None, "neither")],
+        **training_constraints("epochs", "batch_size", "lr", "patience", "val_fraction", "time_budget"),
         "max_train_patches": [Interval(int, 2, None)],
         "train_noise": [Interval(float, 0.0, None)],
         "random_state": RANDOM_STATE,

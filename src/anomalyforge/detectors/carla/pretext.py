@@ -22,7 +22,14 @@ import torch
 
 from anomalyforge.core.base import RANDOM_STATE, BaseGenerator, Tags, WindowDetector
 from anomalyforge.core.budget import Budget
-from anomalyforge.core.validation import Interval, Options, check_channels, check_is_fitted, check_series
+from anomalyforge.core.validation import (
+    Interval,
+    Options,
+    check_channels,
+    check_is_fitted,
+    check_series,
+    training_constraints,
+)
 from anomalyforge.core.windows import (
     WindowGather,
     WindowSpec,
@@ -83,9 +90,7 @@ class CarlaPretext(WindowDetector):
         "batch_size": _POSITIVE,
         "lr_stage1": [Interval(float, 0.0, None, "neither")],
         "weight_decay_stage1": _NON_NEGATIVE,
-        "patience": [Interval(int, 0, None)],
-        "val_fraction": [Interval(float, 0.0, 1.0, "left")],
-        "time_budget": [None, Interval(float, 0.0, None, "neither")],
+        **training_constraints("patience", "val_fraction", "time_budget"),
         "generator_budget": _SHARE,
         "clip": [None, Interval(float, 0.0, None, "neither")],
         "max_train_windows": [None, Interval(int, 2, None)],

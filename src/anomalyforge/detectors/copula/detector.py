@@ -32,7 +32,14 @@ import torch
 from anomalyforge.core.base import RANDOM_STATE, BaseGenerator, Tags, WindowDetector
 from anomalyforge.core.budget import Budget
 from anomalyforge.core.registry import DETECTORS
-from anomalyforge.core.validation import Interval, Options, check_channels, check_is_fitted, check_series
+from anomalyforge.core.validation import (
+    Interval,
+    Options,
+    check_channels,
+    check_is_fitted,
+    check_series,
+    training_constraints,
+)
 from anomalyforge.core.windows import WindowGather, WindowSpec, sliding_windows, windows_to_steps
 from anomalyforge.detectors.copula.model import LatentCopulaModel
 from anomalyforge.generators.build import build_negative_generator
@@ -116,10 +123,8 @@ class CopulaDetector(WindowDetector):
         "max_train_windows": [Interval(int, 1, None)],
         "epochs": _POSITIVE,
         "batch_size": _POSITIVE,
-        "lr": [Interval(float, 0.0, None, "neither")],
+        **training_constraints("lr", "patience", "time_budget"),
         "head_lr_factor": [Interval(float, 0.0, None, "neither")],
-        "patience": [Interval(int, 0, None)],
-        "time_budget": [None, Interval(float, 0.0, None, "neither")],
         "generator_budget": [Interval(float, 0.0, 1.0, "neither")],
         "score_stride": _POSITIVE,
         "how": [Options(("max", "mean", "min", "last"))],

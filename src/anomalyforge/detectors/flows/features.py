@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from anomalyforge.core.base import RANDOM_STATE, WindowDetector
-from anomalyforge.core.validation import Interval, Options
+from anomalyforge.core.validation import Interval, Options, training_constraints
 from anomalyforge.core.windows import WindowSpec
 from anomalyforge.nn.training import TrainConfig
 
@@ -42,13 +42,7 @@ class VectorModelDetector(WindowDetector):
         "score_stride": [Interval(int, 1, None)],
         "how": [Options(("max", "mean", "min", "last", "point"))],
         "score_batch_size": [Interval(int, 1, None)],
-        "epochs": [Interval(int, 1, None)],
-        "batch_size": [Interval(int, 1, None)],
-        "lr": [Interval(float, 0.0, None, "neither")],
-        "weight_decay": [Interval(float, 0.0, None)],
-        "patience": [Interval(int, 0, None)],
-        "val_fraction": [Interval(float, 0.0, 1.0, "left")],
-        "time_budget": [None, Interval(float, 0.0, None, "neither")],
+        **training_constraints("epochs", "batch_size", "lr", "weight_decay", "patience", "val_fraction", "time_budget"),
         "random_state": RANDOM_STATE,
         "device": [str],
     }

@@ -34,7 +34,14 @@ from torch import nn
 
 from anomalyforge.core.base import RANDOM_STATE, BaseDetector, Tags
 from anomalyforge.core.registry import DETECTORS
-from anomalyforge.core.validation import Interval, Options, check_channels, check_is_fitted, check_series
+from anomalyforge.core.validation import (
+    Interval,
+    Options,
+    check_channels,
+    check_is_fitted,
+    check_series,
+    training_constraints,
+)
 from anomalyforge.core.windows import even_subsample, sliding_windows, standardise, standardiser
 from anomalyforge.detectors.m2ad.residuals import (
     LSTMForecaster,
@@ -87,9 +94,7 @@ class M2AD(BaseDetector):
         "system_sizes": [None, list, tuple],
         "p_value": [Interval(float, 0.0, 1.0, "neither")],
         "score": [Options(("log10p", "fisher"))],
-        "lr": [Interval(float, 0.0, None, "neither")],
-        "patience": [Interval(int, 0, None)],
-        "time_budget": [None, Interval(float, 0.0, None, "neither")],
+        **training_constraints("lr", "patience", "time_budget"),
         "random_state": RANDOM_STATE,
     }  # fmt: skip
 

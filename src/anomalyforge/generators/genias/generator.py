@@ -15,7 +15,7 @@ import torch
 
 from anomalyforge.core.base import RANDOM_STATE, BaseGenerator, GeneratedAnomalies, GeneratorTags
 from anomalyforge.core.registry import GENERATORS
-from anomalyforge.core.validation import Interval, Options, check_is_fitted, check_series
+from anomalyforge.core.validation import Interval, Options, check_is_fitted, check_series, training_constraints
 from anomalyforge.core.windows import sliding_windows, standardise
 from anomalyforge.generators.genias.model import (
     GenIASNet,
@@ -149,8 +149,7 @@ class GenIASGenerator(BaseGenerator):
         "epochs": [_POSITIVE],
         "batch_size": [_POSITIVE],
         "lr": [_STRICTLY_POSITIVE],
-        "patience": [Interval(int, 0, None)],
-        "val_fraction": [Interval(float, 0.0, 1.0, "left")],
+        **training_constraints("patience", "val_fraction"),
         "time_budget": [None, _STRICTLY_POSITIVE],
         "stride": [None, _POSITIVE],
         "max_train_windows": [_POSITIVE],
