@@ -251,7 +251,7 @@ def test_rows_record_training_end_params_version_and_commit(tiny, recording):
     assert patience.budget_cut == 0 and patience.training_end == "model: patience, 3 epochs"
     # trains but records nothing / trains nothing: never "budget"
     assert silent.budget_cut == 0 and silent.training_end == "n/a (not recorded)"
-    assert untrained.budget_cut == 0 and untrained.training_end == "not trained"  # zscore: Tags(requires_training=False)
+    assert untrained.budget_cut == 0 and untrained.training_end == "not trained"  # zscore trains nothing
     assert json.loads(untrained.training)["parts"] == {}
     assert training_outcome({"parts": {}}, requires_training=False) == "not trained"  # Tags(requires_training=False)
     # every parameter run, the seed included
