@@ -13,6 +13,7 @@ from anomalyforge.core.windows import (
     score_series,
     series_windows,
     training_windows,
+    window_scores,
     window_starts,
     windows_to_steps,
 )
@@ -81,3 +82,12 @@ def test_even_subsample_and_training_windows():
     np.testing.assert_array_equal(tw.starts, [0, 8, 18, 25])  # the last window always ends at the last step
     np.testing.assert_array_equal(tw.materialise()[1], Z[8:13])
     assert tw.flat().shape == (4, 10) and np.shares_memory(tw.view, Z)
+
+
+def test_window_scores_returns_raw_batched_outputs_and_starts():
+    Z = np.random.default_rng(5).normal(size=(50, 2))
+    spec = WindowSpec(window=7, score_stride=3, batch_size=4)
+    out, starts = window_scores(lambda b: np.stack([b.sum(axis=(1, 2)), b.max(axis=(1, 2))], axis=1), Z, spec)
+    np.testing.assert_array_equal(starts, window_starts(50, 7, 3))
+    np.testing.assert_allclose(out[:, 0], [Z[s : s + 7].sum() for s in starts], rtol=1e-12)
+    assert out.shape == (len(starts), 2)

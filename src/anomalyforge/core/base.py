@@ -194,10 +194,15 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
         Returns:
             float64 array of shape (n_timesteps,), all finite.
         """
+        X = self._checked_input(X)
+        return self._checked_scores(self._score(X), X.shape[0])
+
+    def _checked_input(self, X: Any) -> np.ndarray:
+        """X validated for scoring by this fitted detector: (n_timesteps, n_channels_in_) float64."""
         check_is_fitted(self)
         X = check_series(X, min_length=self.min_series_length(), allow_nan=self.tags.allow_nan)
         check_channels(X, self.n_channels_in_, type(self).__name__)
-        return self._checked_scores(self._score(X), X.shape[0])
+        return X
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Alias of ``anomaly_score`` for PyOD users."""

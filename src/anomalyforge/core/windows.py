@@ -43,6 +43,7 @@ __all__ = [
     "training_windows",
     "windows_to_steps",
     "score_series",
+    "window_scores",
 ]
 
 How = Literal["max", "mean", "min", "last", "point"]
@@ -309,3 +310,22 @@ def score_series(
         sl = slice(lo, lo + spec.batch_size)
         acc.add(score_windows(np.ascontiguousarray(view[sl])), starts[sl])
     return acc.result()
+
+
+def window_scores(
+    score_windows: Callable[[np.ndarray], np.ndarray], Z: np.ndarray, spec: WindowSpec
+) -> tuple[np.ndarray, np.ndarray]:
+    """The model's raw outputs for the windows every ``spec.score_stride`` steps, before any step mapping.
+
+    Args:
+        score_windows: (b, window, C) contiguous windows -> (b, ...) outputs.
+        Z: (n, C) standardised series.
+        spec: window length, scoring stride and batch size.
+
+    Returns:
+        ``(outputs, starts)``: the batches' outputs concatenated along the first axis, and the window starts.
+    """
+    view, starts = sliding_windows(Z, spec.window, spec.score_stride)
+    parts = [score_windows(np.ascontiguousarray(view[lo : lo + spec.batch_size]))
+             for lo in range(0, len(starts), spec.batch_size)]  # fmt: skip
+    return np.concatenate(parts), starts

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -25,18 +26,15 @@ from anomalyforge.core.budget import Budget
 from anomalyforge.core.validation import (
     Interval,
     Options,
-    check_channels,
-    check_is_fitted,
-    check_series,
     training_constraints,
 )
 from anomalyforge.core.windows import (
     WindowGather,
     WindowSpec,
     series_windows,
-    sliding_windows,
     standardiser,
     training_windows,
+    window_scores,
     windows_to_steps,
 )
 from anomalyforge.detectors.carla.model import CarlaNet, triplet_loss
@@ -262,11 +260,7 @@ class CarlaPretext(WindowDetector):
         Returns:
             ``(scores, starts)``: (n_windows,) window scores and (n_windows,) window starts.
         """
-        check_is_fitted(self)
-        X = check_series(X, min_length=self.min_series_length())
-        check_channels(X, self.n_channels_in_, type(self).__name__)
-        view, starts = sliding_windows(self._standardise(X), self.window, stride or self.score_stride)
+        X = self._checked_input(X)
+        spec = replace(self._window_spec(), score_stride=stride or self.score_stride)
         with self._scoring():
-            parts = [self._score_windows(np.ascontiguousarray(view[sl]))
-                     for sl in batched(len(starts), self.score_batch_size)]  # fmt: skip
-        return np.concatenate(parts), starts
+            return window_scores(self._score_windows, self._standardise(X), spec)

@@ -35,12 +35,10 @@ from anomalyforge.core.registry import DETECTORS
 from anomalyforge.core.validation import (
     Interval,
     Options,
-    check_channels,
     check_is_fitted,
-    check_series,
     training_constraints,
 )
-from anomalyforge.core.windows import WindowGather, WindowSpec, sliding_windows, windows_to_steps
+from anomalyforge.core.windows import WindowGather, WindowSpec, window_scores, windows_to_steps
 from anomalyforge.detectors.copula.model import LatentCopulaModel
 from anomalyforge.generators.build import build_negative_generator
 from anomalyforge.nn.training import TrainConfig, batched, fit_loop, predict_batched, seed_torch, torch_threads
@@ -351,14 +349,10 @@ class CopulaDetector(WindowDetector):
             the inter-channel dependence term) and ``"total"`` (their sum, what ``anomaly_score`` returns
             with ``terms="both"``), each (n_timesteps,) after the window -> step mapping.
         """
-        check_is_fitted(self)
-        X = check_series(X, min_length=self.min_series_length())
-        check_channels(X, self.n_channels_in_, type(self).__name__)
-        view, starts = sliding_windows(self._standardise(X), self.window, self.score_stride)
+        X = self._checked_input(X)
         with torch_threads():
             self.model_.eval()
-            terms = np.concatenate([self._terms(np.ascontiguousarray(view[sl]))
-                                    for sl in batched(len(starts), self.score_batch_size)])  # fmt: skip
+            terms, starts = window_scores(self._terms, self._standardise(X), self._window_spec())
         marginal, dependence = terms[:, 0], terms[:, 1]
         n = X.shape[0]
         return {
