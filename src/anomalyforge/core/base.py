@@ -25,18 +25,8 @@ from anomalyforge.core.validation import (
     check_windows,
     validate_params,
 )
-from anomalyforge.core.windows import (
-    HOWS,
-    WindowGather,
-    WindowSpec,
-    check_how,
-    score_series,
-    standardise,
-    standardiser,
-    training_windows,
-)
 
-__all__ = ["Tags", "GeneratorTags", "BaseDetector", "WindowDetector", "BaseGenerator", "GeneratedAnomalies"]
+__all__ = ["Tags", "GeneratorTags", "BaseDetector", "BaseGenerator", "GeneratedAnomalies", "RANDOM_STATE"]
 
 #: ``random_state`` of every model: a seed or None (None still gives a fixed default seed where noted).
 RANDOM_STATE = [None, Interval(int, 0, None)]
@@ -250,55 +240,6 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
             bad = int((~np.isfinite(scores)).sum())
             raise RuntimeError(f"the detector produced {bad} non-finite scores; please report this as a bug")
         return scores
-
-
-class WindowDetector(BaseDetector):
-    """A detector whose model sees windows; the shared pipeline (``core.windows``) does everything else.
-
-    ``fit`` standardises the series per channel (``mean_``, ``std_``), cuts training windows every
-    ``train_stride`` steps, keeps at most ``max_train_windows`` evenly spread and hands them to
-    ``_fit_windows``; scoring standardises with the training statistics, slides windows every
-    ``score_stride`` steps, scores them in batches with ``_score_windows`` and maps the window scores to
-    steps with ``how``. A subclass writes only:
-
-    - ``_window_spec()``: a ``WindowSpec`` built explicitly from its own parameters;
-    - ``_fit_windows(windows, Z)``: fit the model on the training windows (a lazy ``WindowGather``;
-      ``Z`` is the whole standardised training series, for models that need more than the windows);
-    - ``_score_windows(batch)``: (b, window, C) windows -> (b,) scores, or (b, window) per-step scores
-      (declare ``per_step_scores = True``; such a model supports ``how="point"`` too).
-    """
-
-    per_step_scores: ClassVar[bool] = False
-
-    def _window_spec(self) -> WindowSpec:
-        raise NotImplementedError
-
-    def _fit_windows(self, windows: WindowGather, Z: np.ndarray) -> None:
-        raise NotImplementedError
-
-    def _score_windows(self, batch: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def supported_how(self) -> tuple[str, ...]:
-        """The window -> step mappings this model supports."""
-        return HOWS if self.per_step_scores else tuple(h for h in HOWS if h != "point")
-
-    def min_series_length(self) -> int:
-        return max(self._window_spec().window, self.tags.min_length)
-
-    def _standardise(self, X: np.ndarray) -> np.ndarray:
-        spec = self._window_spec()
-        return standardise(X, self.mean_, self.std_, spec.clip, spec.dtype)
-
-    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
-        spec = self._window_spec()
-        check_how(spec.how, self.supported_how(), type(self).__name__)
-        self.mean_, self.std_ = standardiser(X)
-        Z = self._standardise(X)
-        self._fit_windows(training_windows(Z, spec), Z)
-
-    def _score(self, X: np.ndarray) -> np.ndarray:
-        return score_series(self._score_windows, self._standardise(X), self._window_spec())
 
 
 @dataclass

@@ -24,10 +24,10 @@ from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
 from sklearn.svm import OneClassSVM
 
-from anomalyforge.core.base import RANDOM_STATE, BaseDetector, Tags, WindowDetector
+from anomalyforge.core.base import RANDOM_STATE, BaseDetector, Tags
 from anomalyforge.core.registry import DETECTORS
 from anomalyforge.core.validation import Interval, Options
-from anomalyforge.core.windows import WindowGather, WindowSpec, standardiser
+from anomalyforge.core.windows import WindowDetector, WindowGather, WindowSpec, standardiser
 
 __all__ = [
     "WindowSklearnDetector",

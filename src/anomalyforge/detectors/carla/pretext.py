@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from anomalyforge.core.base import RANDOM_STATE, BaseGenerator, Tags, WindowDetector
+from anomalyforge.core.base import RANDOM_STATE, BaseGenerator, Tags
 from anomalyforge.core.budget import Budget
 from anomalyforge.core.validation import (
     Interval,
@@ -29,6 +29,7 @@ from anomalyforge.core.validation import (
     training_constraints,
 )
 from anomalyforge.core.windows import (
+    WindowDetector,
     WindowGather,
     WindowSpec,
     series_windows,

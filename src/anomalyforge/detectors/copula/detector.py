@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from anomalyforge.core.base import RANDOM_STATE, BaseGenerator, Tags, WindowDetector
+from anomalyforge.core.base import RANDOM_STATE, BaseGenerator, Tags
 from anomalyforge.core.budget import Budget
 from anomalyforge.core.registry import DETECTORS
 from anomalyforge.core.validation import (
@@ -38,7 +38,7 @@ from anomalyforge.core.validation import (
     check_is_fitted,
     training_constraints,
 )
-from anomalyforge.core.windows import WindowGather, WindowSpec, window_scores, windows_to_steps
+from anomalyforge.core.windows import WindowDetector, WindowGather, WindowSpec, window_scores, windows_to_steps
 from anomalyforge.detectors.copula.model import LatentCopulaModel
 from anomalyforge.generators.build import build_negative_generator
 from anomalyforge.nn.training import TrainConfig, batched, fit_loop, predict_batched, seed_torch, torch_threads

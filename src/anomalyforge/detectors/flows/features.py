@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from anomalyforge.core.base import RANDOM_STATE, WindowDetector
+from anomalyforge.core.base import RANDOM_STATE
 from anomalyforge.core.validation import Interval, Options, training_constraints
-from anomalyforge.core.windows import WindowSpec
+from anomalyforge.core.windows import WindowDetector, WindowSpec
 from anomalyforge.nn.training import TrainConfig
 
 __all__ = ["VectorModelDetector", "VECTOR_CLIP", "WindowPCA", "fit_pca"]
