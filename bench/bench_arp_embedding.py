@@ -17,6 +17,12 @@ anomalies against rule anomalies and against the unchanged held-out windows (the
 15), as the embedding gives them and (``_u``) in units of normal spread (representations divided by the
 RMS distance of the normal fitting representations to the centre).
 
+Decisions (issue 15) were made on the DEV list (UCR ids ending in 5/7, TSB examples: inj and real
+columns) and on the label-free ``inj`` columns of MSL C-1/D-14/F-7 and SMD 1-2/2-1 training hold-outs:
+``compare_generators`` defaults to the feature embedding (dev mean inj_knn 0.900 vs 0.853, real_knn 0.832
+vs 0.784 for Deep SVDD); ``min_feature_std`` = 0.001 (of 0.001/0.01/0.03/0.1/1 by inj AUROC on UCR 025,
+057, 137, 205 and those MSL/SMD hold-outs). The QUICK list's real columns were only read afterwards.
+
     ANOMALYFORGE_NUM_THREADS=1 .venv/bin/python bench/bench_arp_embedding.py --set dev --embedding svdd
     ... --set quick --embedding features     # evaluation only
     ... --series MSL:C-1 UCR:025 --embedding svdd features
