@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from anomalyforge.core.validation import NotFittedError
-from anomalyforge.metrics.generation import DeepSVDDEmbedding, arp, edi, fit_regions
+from anomalyforge.metrics.generation import (
+    DeepSVDDEmbedding,
+    WindowFeatureEmbedding,
+    _window_features,
+    arp,
+    edi,
+    fit_regions,
+    make_embedding,
+)
 
 from .conftest import make_series
 
@@ -97,6 +105,75 @@ def test_embedding_errors(embedding_and_data):
     emb, normal, _ = embedding_and_data
     with pytest.raises(NotFittedError):
         DeepSVDDEmbedding().transform(normal)
+    with pytest.raises(ValueError, match="channels"):
+        emb.transform(normal[:, :, :2])
+    with pytest.raises(ValueError, match="steps"):
+        emb.transform(normal[:, :16])
+
+
+def test_deep_svdd_scale_is_normalised_to_unit_normal_spread(embedding_and_data):
+    emb, normal, _ = embedding_and_data
+    rms = np.sqrt(emb.distance_to_center(normal).mean())
+    assert rms == pytest.approx(1.0, rel=1e-4)
+    raw = DeepSVDDEmbedding(epochs=15, hidden=8, time_budget=None, normalize_scale=False, random_state=0).fit(normal)
+    assert raw.scale_ == 1.0
+    np.testing.assert_allclose(raw.transform(normal[:5]) / emb.scale_, emb.transform(normal[:5]), rtol=1e-5, atol=1e-6)
+
+
+def test_window_features_summarise_each_channel():
+    W = np.zeros((2, 16, 2))
+    W[1, 5, 0] = 4.0  # a spike in channel 0 of window 1
+    F = _window_features(W, n_segments=4, n_bands=3).reshape(2, 2, 7 + 4 + 3)
+    assert F.shape == (2, 2, 14) and np.isfinite(F).all()
+    np.testing.assert_array_equal(F[0], 0.0)  # a flat window has no level, spread, change or spectrum
+    np.testing.assert_array_equal(F[1, 1], 0.0)  # channel 1 untouched
+    assert F[1, 0, 3] == 4.0 and F[1, 0, 5] == 4.0  # max and largest step
+    assert F[1, 0, 7 + 1] == pytest.approx(1.0)  # mean of segment 4..7
+    assert (F[1, 0, 11:] > 0).all()  # a spike has energy in every band
+    ramp = np.arange(16.0)[None, :, None]
+    assert _window_features(ramp, 4, 3)[0, 6] == pytest.approx(1.0)  # least-squares slope
+
+
+@pytest.fixture(scope="module")
+def feature_embedding_and_data():
+    normal = make_series(60 * 32, 3, seed=1).reshape(60, 32, 3)
+    return WindowFeatureEmbedding(random_state=0).fit(normal), normal
+
+
+def test_feature_embedding_is_an_isometry_of_standardised_summaries(feature_embedding_and_data):
+    emb, normal = feature_embedding_and_data
+    a, b = normal[:10], normal[10:20].copy()
+    b[:, 3:6, 1] += 5.0
+    Z = emb.transform(np.concatenate([a, b]))
+    assert Z.shape == (20, 128) and Z.dtype == np.float64
+    Fz = (emb._features(np.concatenate([a, b])) - emb.feature_mean_) / emb.feature_std_  # 3 * 23 <= 128 summaries
+    d_emb = np.linalg.norm(Z[:, None] - Z[None], axis=2)
+    d_feat = np.linalg.norm(Fz[:, None] - Fz[None], axis=2) / emb.scale_
+    np.testing.assert_allclose(d_emb, d_feat, rtol=1e-9, atol=1e-9)
+    assert np.sqrt(emb.distance_to_center(normal).mean()) == pytest.approx(1.0)
+    again = WindowFeatureEmbedding(random_state=0).fit(normal)
+    np.testing.assert_array_equal(again.transform(a), emb.transform(a))
+
+
+def test_feature_embedding_puts_anomalies_far_and_projects_many_channels():
+    normal = make_series(60 * 32, 3, seed=1).reshape(60, 32, 3)
+    emb = WindowFeatureEmbedding().fit(normal)
+    spiked = normal[:20].copy()
+    spiked[:, 10:14, :] += 6.0
+    assert np.median(emb.distance_to_center(spiked)) > np.quantile(emb.distance_to_center(normal), 0.9)
+    wide = make_series(40 * 16, 12, seed=2).reshape(40, 16, 12)  # 12 * 23 summaries > 128: random projection
+    emb_wide = WindowFeatureEmbedding(dim=128).fit(wide)
+    assert emb_wide.projection_.shape == (12 * 23, 128) and emb_wide.transform(wide[:3]).shape == (3, 128)
+
+
+def test_make_embedding_and_feature_embedding_errors(feature_embedding_and_data):
+    emb, normal = feature_embedding_and_data
+    assert isinstance(make_embedding("features", dim=64), WindowFeatureEmbedding)
+    assert isinstance(make_embedding("svdd"), DeepSVDDEmbedding)
+    with pytest.raises(ValueError, match="svdd, features"):
+        make_embedding("pca")
+    with pytest.raises(NotFittedError):
+        WindowFeatureEmbedding().transform(normal)
     with pytest.raises(ValueError, match="channels"):
         emb.transform(normal[:, :, :2])
     with pytest.raises(ValueError, match="steps"):

@@ -11,7 +11,7 @@ from anomalyforge.datasets.base import SeriesData
 
 from .conftest import make_series
 
-TINY_EMBEDDING = {"epochs": 5, "hidden": 8, "time_budget": None}
+TINY_SVDD = {"epochs": 5, "hidden": 8, "time_budget": None}
 
 
 def fake_series(train=True, anomalies=True):
@@ -72,12 +72,10 @@ def test_anomalous_windows_are_exactly_those_containing_a_label():
 
 
 def test_compare_generators_rows(fake_loader):
-    rows = compare_generators(
-        ["global", "shapelet", "cutaddpaste"], "FAKE", "s1", window=50, n=60, n_regions=5,
-        embedding_params=TINY_EMBEDDING,
-    )
+    rows = compare_generators(["global", "shapelet", "cutaddpaste"], "FAKE", "s1", window=50, n=60, n_regions=5)
     assert [r["generator"] for r in rows] == ["global", "shapelet", "cutaddpaste", "(normal windows)"]
     for r in rows:
+        assert r["embedding"] == "features" and r["embedding_stopped_by"] == "not trained"
         assert 0 < r["arp"] <= 1
         assert 0 <= r["edi"] <= np.log(5) + 1e-9 and 0 <= r["edi_norm"] <= 1 + 1e-9
         assert r["n_generated"] == 60 and r["n_real"] > 0
@@ -86,8 +84,18 @@ def test_compare_generators_rows(fake_loader):
     assert by["global"]["arp"] > by["(normal windows)"]["arp"]
 
 
+def test_compare_in_the_deep_svdd_embedding(fake_loader):
+    rows = compare_generators(
+        ["global"], "FAKE", "s1", window=50, n=60, n_regions=5, embedding="svdd", embedding_params=TINY_SVDD
+    )
+    assert rows[0]["embedding"] == "svdd" and rows[0]["embedding_stopped_by"] == "epochs"
+    assert all(0 < r["arp"] <= 1 for r in rows)
+    with pytest.raises(ValueError, match="unknown embedding"):
+        compare_generators(["global"], "FAKE", "s1", window=50, n=10, embedding="pca")
+
+
 def test_compare_same_seed_same_numbers(fake_loader):
-    kw = {"window": 50, "n": 30, "n_regions": 4, "embedding_params": TINY_EMBEDDING, "include_normal": False}
+    kw = {"window": 50, "n": 30, "n_regions": 4, "include_normal": False}
     a = compare_generators(["rules"], "FAKE", "s1", **kw)
     b = compare_generators(["rules"], "FAKE", "s1", **kw)
     assert a[0]["arp"] == pytest.approx(b[0]["arp"]) and a[0]["edi"] == pytest.approx(b[0]["edi"])
@@ -101,7 +109,7 @@ def test_clear_errors(fake_loader, tmp_path):
         compare_generators([], "FAKE", "s1")
     load.kind = {"anomalies": False}
     with pytest.raises(ValueError, match="no labelled anomaly"):
-        compare_generators(["rules"], "FAKE", "s1", window=50, embedding_params=TINY_EMBEDDING)
+        compare_generators(["rules"], "FAKE", "s1", window=50)
     load.kind = {"train": False}
     with pytest.raises(ValueError, match="no training part"):
         generate_for_series("rules", "FAKE", "s1", tmp_path)
@@ -112,7 +120,6 @@ def test_msl_c1_tiny(shared_data, tmp_path):
     with np.load(paths["anomalies"]) as z:
         assert z["patched"].shape == (20, 100, 55)
     rows = compare_generators(
-        ["rules", "ncad"], "MSL", "C-1", data_root=shared_data, window=100, n=40, max_real=40,
-        embedding_params=TINY_EMBEDDING,
+        ["rules", "ncad"], "MSL", "C-1", data_root=shared_data, window=100, n=40, max_real=40
     )
     assert len(rows) == 3 and all(0 < r["arp"] <= 1 and r["n_real"] == 40 for r in rows)

@@ -4,7 +4,8 @@
 training windows and writes them (``anomalies.npz``) with a picture (``generated.png``).
 ``compare_generators`` scores several generators on one series with GenIAS's generation-quality metrics
 (App. E): ARP against the real anomalies of the test part and EDI over regions of the representation
-space shared by all generators, both in one Deep SVDD embedding fitted on the normal training windows.
+space shared by all generators, both in one 128-dim embedding fitted on the normal training windows
+(by default fixed window summaries, ``"features"``; GenIAS's Deep SVDD, ``"svdd"``, collapses on one series).
 Nothing is fitted on the test part: it only provides the real anomalous windows that ARP compares with.
 """
 
@@ -19,7 +20,7 @@ import numpy as np
 from anomalyforge.core.base import BaseGenerator, GeneratedAnomalies
 from anomalyforge.core.registry import make_generator
 from anomalyforge.core.windows import sliding_windows
-from anomalyforge.metrics.generation import DeepSVDDEmbedding, arp, edi, fit_regions
+from anomalyforge.metrics.generation import arp, edi, fit_regions, make_embedding
 
 __all__ = ["generate_for_series", "compare_generators", "load_series_data", "anomalous_windows"]
 
@@ -196,16 +197,18 @@ def compare_generators(
     stride: int = 1,
     n_regions: int = 10,
     max_real: int = 500,
+    embedding: str = "features",
     embedding_params: dict[str, Any] | None = None,
     include_normal: bool = True,
     random_state: int = 0,
 ) -> list[dict[str, Any]]:
-    """ARP and EDI of several generators on one series, in one Deep SVDD embedding (GenIAS App. E).
+    """ARP and EDI of several generators on one series, in one shared embedding (GenIAS App. E).
 
-    The embedding is fitted on the normal training windows; every generator is fitted on the training
-    part and forges ``n`` anomalies from random training windows; ARP compares them with the real
-    anomalous windows of the test part (windows containing a labelled step, at most ``max_real``); EDI
-    uses ``n_regions`` K-means regions fitted on the union of all generators' anomalies (V_all).
+    The embedding (``metrics.generation.make_embedding``) is fitted on the normal training windows;
+    every generator is fitted on the training part and forges ``n`` anomalies from random training
+    windows; ARP compares them with the real anomalous windows of the test part (windows containing a
+    labelled step, at most ``max_real``); EDI uses ``n_regions`` K-means regions fitted on the union of
+    all generators' anomalies (V_all).
 
     Args:
         names: registered generator names.
@@ -214,7 +217,10 @@ def compare_generators(
         params: per-generator parameters, ``{"genias": {"epochs": 50}}``.
         n_regions: K of EDI.
         max_real: most real anomalous windows used.
-        embedding_params: ``DeepSVDDEmbedding`` parameters.
+        embedding: ``"features"`` (``WindowFeatureEmbedding``, fixed window summaries) or ``"svdd"``
+            (``DeepSVDDEmbedding``, GenIAS's choice, which collapses on one series' windows:
+            bench/bench_arp_embedding.py); both are scaled to unit normal spread.
+        embedding_params: parameters of that embedding.
         include_normal: add a reference row ``"(normal windows)"``: the unchanged source windows scored as
             if they were generated anomalies, the level a generator must beat to be more realistic than
             no injection at all.
@@ -223,7 +229,8 @@ def compare_generators(
     Returns:
         One dict per generator: ``generator``, ``arp``, ``edi`` (Eq. 27, natural log), ``edi_norm``
         (divided by log K), ``fit_seconds``, ``generate_seconds``, ``n_generated``, ``n_real`` and
-        ``embedding_stopped_by`` (``"epochs"`` unless the embedding's time budget cut its training).
+        ``embedding`` (its name) and ``embedding_stopped_by`` (``"epochs"`` unless the Deep SVDD time
+        budget cut its training; ``"not trained"`` for the feature embedding).
     """
     if not names:
         raise ValueError("give at least one generator name to compare")
@@ -231,17 +238,18 @@ def compare_generators(
     data = load_series_data(dataset, series_name, data_root)
     normal = _train_windows(data.train, window, stride)
     real = anomalous_windows(data.test, data.labels, window, stride, max_real, random_state)
-    embedding = DeepSVDDEmbedding(**{"random_state": random_state, **(embedding_params or {})})
-    embedding.fit(np.asarray(normal))
-    v_real = embedding.transform(real)
+    space = make_embedding(embedding, **{"random_state": random_state, **(embedding_params or {})})
+    space.fit(np.asarray(normal))
+    v_real = space.transform(real)
+    report = getattr(space, "train_report_", {"stopped_by": "not trained"})
     results = []
     for name in names:
         _, out, sources, fit_s, gen_s = _fit_and_generate(
             name, params.get(name), data.train, normal, window, n, random_state
         )
-        results.append((name, embedding.transform(out.patched), fit_s, gen_s))
+        results.append((name, space.transform(out.patched), fit_s, gen_s))
         if include_normal and len(results) == 1:
-            v_normal = embedding.transform(sources[out.source])
+            v_normal = space.transform(sources[out.source])
     regions = fit_regions(np.concatenate([v for _, v, _, _ in results]), n_regions, random_state)
     if include_normal:
         results.append(("(normal windows)", v_normal, 0.0, 0.0))
@@ -257,7 +265,8 @@ def compare_generators(
                 "generate_seconds": round(gen_s, 3),
                 "n_generated": len(v_gen),
                 "n_real": len(v_real),
-                "embedding_stopped_by": embedding.train_report_["stopped_by"],
+                "embedding": embedding,
+                "embedding_stopped_by": report["stopped_by"],
             }
         )
     return rows
