@@ -16,6 +16,7 @@ import torch
 import zuko
 from torch import nn
 
+from anomalyforge.nn import flows as nn_flows
 from anomalyforge.nn.training import TrainConfig, TrainReport, fit_loop
 
 __all__ = ["build_flow", "fit_flow", "flow_nll"]
@@ -23,13 +24,7 @@ __all__ = ["build_flow", "fit_flow", "flow_nll"]
 
 def build_flow(n_features: int, n_blocks: int, hidden: int, n_layers: int) -> zuko.flows.MAF:
     """A MAF of ``n_blocks`` MADE transforms with ``n_layers`` tanh hidden layers of ``hidden`` units."""
-    return zuko.flows.MAF(
-        features=n_features,
-        context=0,
-        transforms=n_blocks,
-        hidden_features=[hidden] * n_layers,
-        activation=nn.Tanh,
-    )
+    return nn_flows.build_flow("maf", n_features, n_blocks, hidden, n_layers, activation=nn.Tanh)
 
 
 def fit_flow(
