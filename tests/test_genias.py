@@ -9,6 +9,7 @@ import torch
 from anomalyforge.core.registry import make_generator
 from anomalyforge.generators.genias import GenIASGenerator
 from anomalyforge.generators.genias.model import (
+    CausalConvBlock,
     GenIASNet,
     compact_kl,
     deviation_patch_mask,
@@ -126,6 +127,20 @@ def test_network_shapes_for_any_window(window):
     assert x_hat.shape == x_tilde.shape == (5, 3, window)
     assert mu.shape == logvar.shape == (5, 6)
     assert net.psi.shape == (6,)
+
+
+def test_tcn_dropout_drops_whole_channels():
+    """Channel dropout: one Bernoulli draw per (window, channel), not per step (an epoch's main RNG cost)."""
+    torch.manual_seed(0)
+    block = CausalConvBlock(4, 4, 3, 1, dropout=0.5).train()
+    x = torch.randn(8, 4, 50)
+    kept = block(x) - x  # the residual is the identity here: what is left is the dropped-out conv branch
+    full = block.eval()(x) - x
+    active = full != 0
+    scale = torch.where(active, kept / torch.where(active, full, 1.0), torch.nan)  # 0 or 1 / (1 - p) per step
+    per_channel = torch.nanmean(scale, dim=2, keepdim=True)
+    assert torch.allclose(torch.where(active, scale, per_channel), per_channel.expand_as(scale))
+    assert set(per_channel.flatten().round().tolist()) == {0.0, 2.0}
 
 
 # ---------------------------------------------------------------------------------------- training

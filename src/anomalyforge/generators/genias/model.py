@@ -43,7 +43,7 @@ def receptive_field_layers(window: int, kernel_size: int = 3) -> int:
 
 
 class CausalConvBlock(nn.Module):
-    """One dilated causal convolution with ReLU, dropout and a residual connection.
+    """One dilated causal convolution with ReLU, channel dropout and a residual connection.
 
     Input and output: (B, C_in, T) -> (B, C_out, T); step t only sees steps <= t (left padding).
     """
@@ -52,7 +52,9 @@ class CausalConvBlock(nn.Module):
         super().__init__()
         self.pad = (kernel_size - 1) * dilation
         self.conv = nn.Conv1d(c_in, c_out, kernel_size, dilation=dilation)
-        self.drop = nn.Dropout(dropout)
+        # channel ("spatial") dropout, as keras-tcn uses: one draw per (window, channel) instead of per step;
+        # element-wise dropout spent ~20% of an epoch drawing Bernoulli masks (T times more draws)
+        self.drop = nn.Dropout1d(dropout)
         self.skip = nn.Conv1d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -110,7 +112,8 @@ class ConvTransposeDecoder(nn.Module):
         for _ in range(n_upsample):
             ups += [nn.ConvTranspose1d(hidden, hidden, kernel_size=4, stride=2, padding=1), nn.ReLU()]
         self.up = nn.Sequential(*ups)
-        self.out = nn.ConvTranspose1d(hidden, n_channels, kernel_size=3, stride=1, padding=1)
+        # a stride-1 transposed conv is a conv with a flipped kernel; Conv1d computes it at half the cost
+        self.out = nn.Conv1d(hidden, n_channels, kernel_size=3, padding=1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = F.relu(self.fc(z)).view(-1, self.hidden, self.t0)
@@ -181,8 +184,9 @@ class GenIASNet(nn.Module):
         eps = torch.randn(2, *mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps[0]
         z_tilde = self.perturbed_latent(mu, logvar, eps[1])
-        both = self.decoder(torch.cat([z, z_tilde]))
-        return both[: len(x)], both[len(x) :], mu, logvar
+        # chunk, not slicing: the backward of two slices allocates and fills a zero (2B, D, T) gradient per slice
+        x_hat, x_tilde = self.decoder(torch.cat([z, z_tilde])).chunk(2)
+        return x_hat, x_tilde, mu, logvar
 
 
 # ------------------------------------------------------------------------------------------- losses
@@ -227,7 +231,9 @@ def perturbation_loss(
     return F.relu(d_recon - d_anomaly + delta_min) + F.relu(d_anomaly - delta_max)
 
 
-def zero_perturbation_loss(x: torch.Tensor, x_tilde: torch.Tensor, zero_mask: torch.Tensor) -> torch.Tensor:
+def zero_perturbation_loss(
+    x: torch.Tensor, x_tilde: torch.Tensor, zero_mask: torch.Tensor, sq_diff: torch.Tensor | None = None
+) -> torch.Tensor:
     """Zero-perturbation loss (Eq. 4) per window: penalises deviations on all-zero channels.
 
     For each step t and all-zero channel d the term is ``u / (1 + u)`` with ``u = (X[t,d] - X~[t,d])^2``:
@@ -240,11 +246,12 @@ def zero_perturbation_loss(x: torch.Tensor, x_tilde: torch.Tensor, zero_mask: to
         x: (B, D, T) windows (model space).
         x_tilde: (B, D, T) generated anomalies.
         zero_mask: (B, D) bool, True where the raw window's channel is all zero.
+        sq_diff: ``(x - x_tilde)^2`` when the caller has it already (it is not computed again).
 
     Returns:
         (B,) loss per window.
     """
-    u = (x - x_tilde).pow(2)
+    u = (x - x_tilde).pow(2) if sq_diff is None else sq_diff
     per_channel = (u / (1.0 + u)).mean(dim=2)  # (B, D)
     m = zero_mask.to(per_channel.dtype)
     return (per_channel * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)
