@@ -10,6 +10,7 @@ from anomalyforge.core.registry import make_generator
 from anomalyforge.generators.genias import GenIASGenerator
 from anomalyforge.generators.genias.model import (
     CausalConvBlock,
+    ConvTransposeDecoder,
     GenIASNet,
     compact_kl,
     deviation_patch_mask,
@@ -141,6 +142,29 @@ def test_tcn_dropout_drops_whole_channels():
     per_channel = torch.nanmean(scale, dim=2, keepdim=True)
     assert torch.allclose(torch.where(active, scale, per_channel), per_channel.expand_as(scale))
     assert set(per_channel.flatten().round().tolist()) == {0.0, 2.0}
+
+
+def test_decoder_has_no_dead_zone():
+    """Even where every pre-activation is negative the decoded window still follows z (ReLU drew a constant)."""
+    torch.manual_seed(0)
+    dec = ConvTransposeDecoder(n_channels=3, hidden=4, latent_dim=5, window=32, n_upsample=2).eval()
+    with torch.no_grad():
+        dec.fc.bias.fill_(-100.0)  # every unit of the first layer far below zero for any moderate z
+        dec.level.weight.zero_()  # and without the linear level path: the convolutional path alone
+        out = dec(torch.randn(2, 5))
+    assert (out[0] != out[1]).all(), "some output cells do not depend on z"
+    assert (out[0].diff(dim=1) != 0).all(), "flat stretch in a decoded window"
+
+
+def test_decoder_extrapolates_levels_linearly():
+    dec = ConvTransposeDecoder(n_channels=2, hidden=4, latent_dim=3, window=16, n_upsample=1).eval()
+    with torch.no_grad():
+        for p in dec.parameters():
+            p.zero_()
+        dec.level.weight[:, 0] = 1.0
+        z = torch.zeros(1, 3)
+        z[0, 0] = 7.5  # far outside the unit range of the prior
+        np.testing.assert_allclose(dec(z).numpy(), 7.5)
 
 
 # ---------------------------------------------------------------------------------------- training

@@ -350,12 +350,37 @@ class GenIASGenerator(BaseGenerator):
             out.append(self.model_.decoder(self.model_.perturbed_latent(mu, logvar, eps)).numpy())
         return np.concatenate(out).transpose(0, 2, 1).astype(np.float64)
 
-    def _generate(self, windows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def _check_window_length(self, windows: np.ndarray) -> None:
         if windows.shape[1] != int(self.window):
             raise ValueError(
                 f"windows have {windows.shape[1]} steps, this GenIAS model was trained on windows of "
                 f"{self.window}; cut windows of that length (or fit a model with window={windows.shape[1]})"
             )
+
+    def reconstruct(self, windows: Any) -> np.ndarray:
+        """Decode each window's posterior mean (no sampling): the VAE's reconstruction, in original units.
+
+        Args:
+            windows: (n, window, C) windows (or (n, window) for one channel).
+
+        Returns:
+            (n, window, C) reconstructions.
+        """
+        check_is_fitted(self)
+        w = np.asarray(windows, dtype=np.float64)
+        w = w[..., None] if w.ndim == 2 else w
+        self._check_window_length(w)
+        xs = self._standardise(w)
+        out = []
+        with torch_threads(), torch.no_grad():
+            self.model_.cpu().eval()
+            for i in range(0, len(xs), 256):
+                x = torch.from_numpy(np.ascontiguousarray(xs[i : i + 256].transpose(0, 2, 1), dtype=np.float32))
+                out.append(self.model_.decoder(self.model_.encoder(x)[0]).numpy())
+        return np.concatenate(out).transpose(0, 2, 1).astype(np.float64) * self.std_ + self.mean_
+
+    def _generate(self, windows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        self._check_window_length(windows)
         xs = self._standardise(windows)
         with torch_threads():
             self.model_.cpu().eval()

@@ -99,25 +99,41 @@ class ConvTransposeDecoder(nn.Module):
     """Latent (B, L) -> linear to (B, H, T0) -> ``n_upsample`` stride-2 transposed convs -> (B, D, T).
 
     ``T0 = ceil(T / 2^n_upsample)``; the upsampled length ``T0 * 2^n_upsample >= T`` is cropped to T, so
-    any window length works, powers of two or not.
+    any window length works, powers of two or not. No dead zones: the hidden activations are leaky
+    (``negative_slope``), so the output depends on z everywhere (with ReLU a region where every unit
+    feeding a step is negative decodes to a constant: flat stretches at the output bias); the last layer is
+    linear (a 1x1 convolution: one linear map per step), and a linear path from z adds a per-channel level,
+    so window levels outside the range seen in training are extrapolated linearly, not clipped.
     """
 
-    def __init__(self, n_channels: int, hidden: int, latent_dim: int, window: int, n_upsample: int) -> None:
+    def __init__(
+        self,
+        n_channels: int,
+        hidden: int,
+        latent_dim: int,
+        window: int,
+        n_upsample: int,
+        negative_slope: float = 0.1,
+    ) -> None:
         super().__init__()
         self.window = window
         self.t0 = math.ceil(window / 2**n_upsample)
         self.hidden = hidden
+        self.negative_slope = negative_slope
         self.fc = nn.Linear(latent_dim, hidden * self.t0)
         ups: list[nn.Module] = []
         for _ in range(n_upsample):
-            ups += [nn.ConvTranspose1d(hidden, hidden, kernel_size=4, stride=2, padding=1), nn.ReLU()]
+            ups += [
+                nn.ConvTranspose1d(hidden, hidden, kernel_size=4, stride=2, padding=1),
+                nn.LeakyReLU(negative_slope),
+            ]
         self.up = nn.Sequential(*ups)
-        # a stride-1 transposed conv is a conv with a flipped kernel; Conv1d computes it at half the cost
-        self.out = nn.Conv1d(hidden, n_channels, kernel_size=3, padding=1)
+        self.out = nn.Conv1d(hidden, n_channels, kernel_size=1)
+        self.level = nn.Linear(latent_dim, n_channels)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.fc(z)).view(-1, self.hidden, self.t0)
-        return self.out(self.up(h)[:, :, : self.window])
+        h = F.leaky_relu(self.fc(z), self.negative_slope).view(-1, self.hidden, self.t0)
+        return self.out(self.up(h)[:, :, : self.window]) + self.level(z).unsqueeze(2)
 
 
 class GenIASNet(nn.Module):
