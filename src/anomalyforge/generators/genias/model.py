@@ -25,6 +25,8 @@ __all__ = [
     "receptive_field_layers",
     "compact_kl",
     "window_distance",
+    "decoded_mean",
+    "reconstruction_error",
     "perturbation_loss",
     "zero_perturbation_loss",
     "deviation_patch_mask",
@@ -225,9 +227,47 @@ def compact_kl(mu: torch.Tensor, logvar: torch.Tensor, prior_var: float, reducti
     return per_dim.mean(dim=1) if reduction == "mean" else per_dim.sum(dim=1)
 
 
-def window_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """d(A, B) of Eq. 3: mean squared difference per window, (B, ...) x (B, ...) -> (B,)."""
-    return (a - b).pow(2).flatten(1).mean(dim=1)
+def window_distance(a: torch.Tensor, b: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """d(A, B) of Eq. 3: mean squared difference per window, (B, ...) x (B, ...) -> (B,), times ``scale``.
+
+    ``scale = D_model / D`` makes it the mean over all D channels when the D - D_model constant channels
+    (which never differ) are left out of the tensors.
+    """
+    return (a - b).pow(2).flatten(1).mean(dim=1) * scale
+
+
+def decoded_mean(out: torch.Tensor, binary: torch.Tensor | None) -> torch.Tensor:
+    """Decoder output (B, D, T) -> expected window: ``sigmoid`` of the logits on binary channels.
+
+    Args:
+        out: (B, D, T) decoder output (values on continuous channels, logits on binary ones).
+        binary: (D,) bool, or None when no channel is binary.
+    """
+    if binary is None:
+        return out
+    return torch.where(binary[None, :, None], torch.sigmoid(out), out)
+
+
+def reconstruction_error(
+    x: torch.Tensor, out: torch.Tensor, binary: torch.Tensor | None, scale: float = 1.0
+) -> torch.Tensor:
+    """Reconstruction term (Eq. 5) per window: squared error on continuous channels, Bernoulli negative
+    log-likelihood (BCE on the logits) on binary ones, averaged over the cells and times ``scale``.
+
+    Args:
+        x: (B, D, T) windows in model space (binary channels as 0 / 1).
+        out: (B, D, T) decoder output.
+        binary: (D,) bool, or None.
+        scale: as in ``window_distance``.
+
+    Returns:
+        (B,) error per window.
+    """
+    cell = (x - out).pow(2)
+    if binary is not None:
+        bce = F.binary_cross_entropy_with_logits(out, x, reduction="none")
+        cell = torch.where(binary[None, :, None], bce, cell)
+    return cell.flatten(1).mean(dim=1) * scale
 
 
 def perturbation_loss(
