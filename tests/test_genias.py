@@ -372,3 +372,15 @@ def test_forged_flags_stay_binary_and_constant_channels_constant(tmp_path):
     # the paper's setting (every channel continuous) forges real-valued flags: what the kinds prevent
     plain = tiny(epochs=5, stride=4, discrete=False).fit(series).generate(windows, n_per_window=3, random_state=0)
     assert not set(np.unique(plain.anomalies[:, :, 1])) <= {0.0, 1.0}
+
+
+def test_kl_per_cell_is_the_sum_over_latents_per_reconstructed_cell():
+    """Default reduction: KL summed over L, divided by the T * D cells the reconstruction averages over."""
+    assert GenIASGenerator().kl_reduction == "per_cell"
+    gen = tiny(epochs=1).fit(make_series(300, 3))
+    mu, logvar = torch.randn(4, 8), torch.randn(4, 8)
+    total = compact_kl(mu, logvar, gen.prior_var, "sum").mean()
+    assert float(gen._kl(mu, logvar, 32)) == pytest.approx(float(total) / (32 * 3), rel=1e-6)
+    mean = GenIASGenerator(**{**gen.get_params(), "kl_reduction": "mean"})
+    expected = float(compact_kl(mu, logvar, gen.prior_var, "mean").mean())
+    assert float(mean._kl(mu, logvar, 32)) == pytest.approx(expected, rel=1e-6)
