@@ -9,6 +9,8 @@ import torch
 from anomalyforge.core.registry import make_generator
 from anomalyforge.generators.genias import GenIASGenerator
 from anomalyforge.generators.genias.model import (
+    CausalConvBlock,
+    ConvTransposeDecoder,
     GenIASNet,
     compact_kl,
     deviation_patch_mask,
@@ -126,6 +128,43 @@ def test_network_shapes_for_any_window(window):
     assert x_hat.shape == x_tilde.shape == (5, 3, window)
     assert mu.shape == logvar.shape == (5, 6)
     assert net.psi.shape == (6,)
+
+
+def test_tcn_dropout_drops_whole_channels():
+    """Channel dropout: one Bernoulli draw per (window, channel), not per step (an epoch's main RNG cost)."""
+    torch.manual_seed(0)
+    block = CausalConvBlock(4, 4, 3, 1, dropout=0.5).train()
+    x = torch.randn(8, 4, 50)
+    kept = block(x) - x  # the residual is the identity here: what is left is the dropped-out conv branch
+    full = block.eval()(x) - x
+    active = full != 0
+    scale = torch.where(active, kept / torch.where(active, full, 1.0), torch.nan)  # 0 or 1 / (1 - p) per step
+    per_channel = torch.nanmean(scale, dim=2, keepdim=True)
+    assert torch.allclose(torch.where(active, scale, per_channel), per_channel.expand_as(scale))
+    assert set(per_channel.flatten().round().tolist()) == {0.0, 2.0}
+
+
+def test_decoder_has_no_dead_zone():
+    """Even where every pre-activation is negative the decoded window still follows z (ReLU drew a constant)."""
+    torch.manual_seed(0)
+    dec = ConvTransposeDecoder(n_channels=3, hidden=4, latent_dim=5, window=32, n_upsample=2).eval()
+    with torch.no_grad():
+        dec.fc.bias.fill_(-100.0)  # every unit of the first layer far below zero for any moderate z
+        dec.level.weight.zero_()  # and without the linear level path: the convolutional path alone
+        out = dec(torch.randn(2, 5))
+    assert (out[0] != out[1]).all(), "some output cells do not depend on z"
+    assert (out[0].diff(dim=1) != 0).all(), "flat stretch in a decoded window"
+
+
+def test_decoder_extrapolates_levels_linearly():
+    dec = ConvTransposeDecoder(n_channels=2, hidden=4, latent_dim=3, window=16, n_upsample=1).eval()
+    with torch.no_grad():
+        for p in dec.parameters():
+            p.zero_()
+        dec.level.weight[:, 0] = 1.0
+        z = torch.zeros(1, 3)
+        z[0, 0] = 7.5  # far outside the unit range of the prior
+        np.testing.assert_allclose(dec(z).numpy(), 7.5)
 
 
 # ---------------------------------------------------------------------------------------- training
@@ -264,3 +303,84 @@ def test_bad_inputs_raise_clear_errors(trained):
         tiny(psi_mode="vector").fit(series)
     with pytest.raises(ValueError, match="NaN"):
         gen.generate(np.full((2, 32, 2), np.nan))
+
+
+# ------------------------------------------------------------------------------------ channel kinds
+def _flag_series(n: int = 900, seed: int = 0) -> np.ndarray:
+    """A continuous channel, a 0/1 command flag that fires in bursts, a constant channel."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    flag = ((t % 60) < 8).astype(float)
+    return np.stack([np.sin(t / 7) + 0.1 * rng.standard_normal(n), flag, np.full(n, 3.0)], axis=1)
+
+
+def test_channel_kinds_from_training_data():
+    from anomalyforge.generators.genias.channels import ChannelCoding, detect_channel_kinds
+
+    X = _flag_series()
+    X[:, 1] = np.where(X[:, 1] > 0, 5.0, 2.0)  # any two values, not only 0 / 1
+    constant, binary, low, high = detect_channel_kinds(X, discrete=True)
+    np.testing.assert_array_equal(constant, [False, False, True])
+    np.testing.assert_array_equal(binary, [False, True, False])
+    assert (low[1], high[1]) == (2.0, 5.0)
+    off = detect_channel_kinds(X, discrete=False)
+    assert not off[0].any() and not off[1].any()
+    coding = ChannelCoding(X.mean(0), np.where(X.std(0) > 0, X.std(0), 1.0), constant, binary, low, high)
+    w = X[None, :50]
+    enc = coding.encode(w)  # (1, 2, 50): the constant channel is not the network's
+    assert enc.shape == (1, 2, 50) and set(np.unique(enc[0, 1])) == {0.0, 1.0}
+    logits = np.where(enc > 0.5, 4.0, -4.0).astype(np.float32)
+    logits[:, 0] = enc[:, 0]
+    dec = coding.decode(logits, threshold=True)
+    np.testing.assert_array_equal(dec[0, :, 1], w[0, :, 1])  # exactly the two values
+    np.testing.assert_array_equal(dec[0, :, 2], 3.0)
+    np.testing.assert_allclose(dec[0, :, 0], w[0, :, 0], atol=1e-5)
+    mean = coding.decode(np.zeros_like(logits), threshold=False)
+    np.testing.assert_allclose(mean[0, :, 1], 3.5)  # p = 0.5 -> expected value
+
+
+def test_reconstruction_error_is_bce_on_binary_channels():
+    from anomalyforge.generators.genias.model import decoded_mean, reconstruction_error
+
+    x = torch.tensor([[[1.0, 0.0], [0.5, -0.5]]])  # (1, 2 channels, 2 steps); channel 0 binary
+    out = torch.tensor([[[2.0, -1.0], [0.0, 0.0]]])
+    binary = torch.tensor([True, False])
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(out[0, 0], x[0, 0], reduction="sum")
+    expected = (float(bce) + 0.25 + 0.25) / 4
+    assert float(reconstruction_error(x, out, binary)[0]) == pytest.approx(expected, rel=1e-6)
+    assert float(reconstruction_error(x, out, None)[0]) == pytest.approx(float((x - out).pow(2).mean()))
+    np.testing.assert_allclose(decoded_mean(out, binary)[0, 0].numpy(), torch.sigmoid(out[0, 0]).numpy())
+    np.testing.assert_array_equal(decoded_mean(out, binary)[0, 1].numpy(), out[0, 1].numpy())
+
+
+def test_forged_flags_stay_binary_and_constant_channels_constant(tmp_path):
+    series = _flag_series()
+    gen = tiny(epochs=5, stride=4).fit(series)
+    np.testing.assert_array_equal(gen.binary_, [False, True, False])
+    np.testing.assert_array_equal(gen.constant_, [False, False, True])
+    assert gen.model_.encoder.tcn[0].conv.in_channels == 2  # the constant channel is not modelled
+    windows = np.stack([series[s : s + 32] for s in range(0, 800, 16)])
+    out = gen.generate(windows, n_per_window=3, random_state=0)
+    assert set(np.unique(out.anomalies[:, :, 1])) <= {0.0, 1.0}
+    assert set(np.unique(out.patched[:, :, 1])) <= {0.0, 1.0}, "patching wrote a non-binary flag"
+    assert (out.anomalies[:, :, 2] == 3.0).all() and (out.patched[:, :, 2] == 3.0).all()
+    recon = gen.reconstruct(windows)
+    assert ((recon[:, :, 1] >= 0) & (recon[:, :, 1] <= 1)).all() and (recon[:, :, 2] == 3.0).all()
+    loaded = GenIASGenerator.load(gen.save(tmp_path / "flags"))
+    again = loaded.generate(windows, n_per_window=3, random_state=0)
+    np.testing.assert_array_equal(again.patched[:, :, 1:], out.patched[:, :, 1:])
+    # the paper's setting (every channel continuous) forges real-valued flags: what the kinds prevent
+    plain = tiny(epochs=5, stride=4, discrete=False).fit(series).generate(windows, n_per_window=3, random_state=0)
+    assert not set(np.unique(plain.anomalies[:, :, 1])) <= {0.0, 1.0}
+
+
+def test_kl_per_cell_is_the_sum_over_latents_per_reconstructed_cell():
+    """Default reduction: KL summed over L, divided by the T * D cells the reconstruction averages over."""
+    assert GenIASGenerator().kl_reduction == "per_cell"
+    gen = tiny(epochs=1).fit(make_series(300, 3))
+    mu, logvar = torch.randn(4, 8), torch.randn(4, 8)
+    total = compact_kl(mu, logvar, gen.prior_var, "sum").mean()
+    assert float(gen._kl(mu, logvar, 32)) == pytest.approx(float(total) / (32 * 3), rel=1e-6)
+    mean = GenIASGenerator(**{**gen.get_params(), "kl_reduction": "mean"})
+    expected = float(compact_kl(mu, logvar, gen.prior_var, "mean").mean())
+    assert float(mean._kl(mu, logvar, 32)) == pytest.approx(expected, rel=1e-6)

@@ -25,6 +25,8 @@ __all__ = [
     "receptive_field_layers",
     "compact_kl",
     "window_distance",
+    "decoded_mean",
+    "reconstruction_error",
     "perturbation_loss",
     "zero_perturbation_loss",
     "deviation_patch_mask",
@@ -43,7 +45,7 @@ def receptive_field_layers(window: int, kernel_size: int = 3) -> int:
 
 
 class CausalConvBlock(nn.Module):
-    """One dilated causal convolution with ReLU, dropout and a residual connection.
+    """One dilated causal convolution with ReLU, channel dropout and a residual connection.
 
     Input and output: (B, C_in, T) -> (B, C_out, T); step t only sees steps <= t (left padding).
     """
@@ -52,7 +54,9 @@ class CausalConvBlock(nn.Module):
         super().__init__()
         self.pad = (kernel_size - 1) * dilation
         self.conv = nn.Conv1d(c_in, c_out, kernel_size, dilation=dilation)
-        self.drop = nn.Dropout(dropout)
+        # channel ("spatial") dropout, as keras-tcn uses: one draw per (window, channel) instead of per step;
+        # element-wise dropout spent ~20% of an epoch drawing Bernoulli masks (T times more draws)
+        self.drop = nn.Dropout1d(dropout)
         self.skip = nn.Conv1d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -97,24 +101,41 @@ class ConvTransposeDecoder(nn.Module):
     """Latent (B, L) -> linear to (B, H, T0) -> ``n_upsample`` stride-2 transposed convs -> (B, D, T).
 
     ``T0 = ceil(T / 2^n_upsample)``; the upsampled length ``T0 * 2^n_upsample >= T`` is cropped to T, so
-    any window length works, powers of two or not.
+    any window length works, powers of two or not. No dead zones: the hidden activations are leaky
+    (``negative_slope``), so the output depends on z everywhere (with ReLU a region where every unit
+    feeding a step is negative decodes to a constant: flat stretches at the output bias); the last layer is
+    linear (a 1x1 convolution: one linear map per step), and a linear path from z adds a per-channel level,
+    so window levels outside the range seen in training are extrapolated linearly, not clipped.
     """
 
-    def __init__(self, n_channels: int, hidden: int, latent_dim: int, window: int, n_upsample: int) -> None:
+    def __init__(
+        self,
+        n_channels: int,
+        hidden: int,
+        latent_dim: int,
+        window: int,
+        n_upsample: int,
+        negative_slope: float = 0.1,
+    ) -> None:
         super().__init__()
         self.window = window
         self.t0 = math.ceil(window / 2**n_upsample)
         self.hidden = hidden
+        self.negative_slope = negative_slope
         self.fc = nn.Linear(latent_dim, hidden * self.t0)
         ups: list[nn.Module] = []
         for _ in range(n_upsample):
-            ups += [nn.ConvTranspose1d(hidden, hidden, kernel_size=4, stride=2, padding=1), nn.ReLU()]
+            ups += [
+                nn.ConvTranspose1d(hidden, hidden, kernel_size=4, stride=2, padding=1),
+                nn.LeakyReLU(negative_slope),
+            ]
         self.up = nn.Sequential(*ups)
-        self.out = nn.ConvTranspose1d(hidden, n_channels, kernel_size=3, stride=1, padding=1)
+        self.out = nn.Conv1d(hidden, n_channels, kernel_size=1)
+        self.level = nn.Linear(latent_dim, n_channels)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.fc(z)).view(-1, self.hidden, self.t0)
-        return self.out(self.up(h)[:, :, : self.window])
+        h = F.leaky_relu(self.fc(z), self.negative_slope).view(-1, self.hidden, self.t0)
+        return self.out(self.up(h)[:, :, : self.window]) + self.level(z).unsqueeze(2)
 
 
 class GenIASNet(nn.Module):
@@ -181,8 +202,9 @@ class GenIASNet(nn.Module):
         eps = torch.randn(2, *mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps[0]
         z_tilde = self.perturbed_latent(mu, logvar, eps[1])
-        both = self.decoder(torch.cat([z, z_tilde]))
-        return both[: len(x)], both[len(x) :], mu, logvar
+        # chunk, not slicing: the backward of two slices allocates and fills a zero (2B, D, T) gradient per slice
+        x_hat, x_tilde = self.decoder(torch.cat([z, z_tilde])).chunk(2)
+        return x_hat, x_tilde, mu, logvar
 
 
 # ------------------------------------------------------------------------------------------- losses
@@ -205,9 +227,47 @@ def compact_kl(mu: torch.Tensor, logvar: torch.Tensor, prior_var: float, reducti
     return per_dim.mean(dim=1) if reduction == "mean" else per_dim.sum(dim=1)
 
 
-def window_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """d(A, B) of Eq. 3: mean squared difference per window, (B, ...) x (B, ...) -> (B,)."""
-    return (a - b).pow(2).flatten(1).mean(dim=1)
+def window_distance(a: torch.Tensor, b: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """d(A, B) of Eq. 3: mean squared difference per window, (B, ...) x (B, ...) -> (B,), times ``scale``.
+
+    ``scale = D_model / D`` makes it the mean over all D channels when the D - D_model constant channels
+    (which never differ) are left out of the tensors.
+    """
+    return (a - b).pow(2).flatten(1).mean(dim=1) * scale
+
+
+def decoded_mean(out: torch.Tensor, binary: torch.Tensor | None) -> torch.Tensor:
+    """Decoder output (B, D, T) -> expected window: ``sigmoid`` of the logits on binary channels.
+
+    Args:
+        out: (B, D, T) decoder output (values on continuous channels, logits on binary ones).
+        binary: (D,) bool, or None when no channel is binary.
+    """
+    if binary is None:
+        return out
+    return torch.where(binary[None, :, None], torch.sigmoid(out), out)
+
+
+def reconstruction_error(
+    x: torch.Tensor, out: torch.Tensor, binary: torch.Tensor | None, scale: float = 1.0
+) -> torch.Tensor:
+    """Reconstruction term (Eq. 5) per window: squared error on continuous channels, Bernoulli negative
+    log-likelihood (BCE on the logits) on binary ones, averaged over the cells and times ``scale``.
+
+    Args:
+        x: (B, D, T) windows in model space (binary channels as 0 / 1).
+        out: (B, D, T) decoder output.
+        binary: (D,) bool, or None.
+        scale: as in ``window_distance``.
+
+    Returns:
+        (B,) error per window.
+    """
+    cell = (x - out).pow(2)
+    if binary is not None:
+        bce = F.binary_cross_entropy_with_logits(out, x, reduction="none")
+        cell = torch.where(binary[None, :, None], bce, cell)
+    return cell.flatten(1).mean(dim=1) * scale
 
 
 def perturbation_loss(
@@ -227,7 +287,9 @@ def perturbation_loss(
     return F.relu(d_recon - d_anomaly + delta_min) + F.relu(d_anomaly - delta_max)
 
 
-def zero_perturbation_loss(x: torch.Tensor, x_tilde: torch.Tensor, zero_mask: torch.Tensor) -> torch.Tensor:
+def zero_perturbation_loss(
+    x: torch.Tensor, x_tilde: torch.Tensor, zero_mask: torch.Tensor, sq_diff: torch.Tensor | None = None
+) -> torch.Tensor:
     """Zero-perturbation loss (Eq. 4) per window: penalises deviations on all-zero channels.
 
     For each step t and all-zero channel d the term is ``u / (1 + u)`` with ``u = (X[t,d] - X~[t,d])^2``:
@@ -240,11 +302,12 @@ def zero_perturbation_loss(x: torch.Tensor, x_tilde: torch.Tensor, zero_mask: to
         x: (B, D, T) windows (model space).
         x_tilde: (B, D, T) generated anomalies.
         zero_mask: (B, D) bool, True where the raw window's channel is all zero.
+        sq_diff: ``(x - x_tilde)^2`` when the caller has it already (it is not computed again).
 
     Returns:
         (B,) loss per window.
     """
-    u = (x - x_tilde).pow(2)
+    u = (x - x_tilde).pow(2) if sq_diff is None else sq_diff
     per_channel = (u / (1.0 + u)).mean(dim=2)  # (B, D)
     m = zero_mask.to(per_channel.dtype)
     return (per_channel * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)
