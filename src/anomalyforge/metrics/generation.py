@@ -26,6 +26,8 @@ compares them). ``make_embedding("svdd" | "features")`` builds either.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from sklearn.cluster import KMeans
@@ -57,6 +59,20 @@ class _SVDDEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.transpose(1, 2))
 
+
+
+def _normal_sample(embedding: Any, normal_windows: np.ndarray) -> tuple[np.ndarray, np.random.Generator]:
+    """Validated normal windows (at most ``max_windows``, drawn with ``random_state``); sets the embedding's
+    ``window_``, ``n_channels_in_`` and per-channel ``mean_`` / ``std_`` (near-constant channels get std 1)."""
+    W = check_windows(normal_windows, name="normal_windows")
+    rng = np.random.default_rng(embedding.random_state)
+    if len(W) > embedding.max_windows:
+        W = W[np.sort(rng.choice(len(W), embedding.max_windows, replace=False))]
+    embedding.window_, embedding.n_channels_in_ = W.shape[1], W.shape[2]
+    embedding.mean_ = W.mean(axis=(0, 1))
+    std = W.std(axis=(0, 1))
+    embedding.std_ = np.where(std > 1e-8 * (1 + np.abs(embedding.mean_)), std, 1.0)
+    return W, rng
 
 class DeepSVDDEmbedding:
     """A fixed Deep SVDD representation of windows, trained on normal windows (one-class objective).
@@ -108,14 +124,7 @@ class DeepSVDDEmbedding:
 
     def fit(self, normal_windows: np.ndarray) -> DeepSVDDEmbedding:
         """Train on normal windows of shape (n, T, C) (2-D means one channel); returns self."""
-        W = check_windows(normal_windows, name="normal_windows")
-        rng = np.random.default_rng(self.random_state)
-        if len(W) > self.max_windows:
-            W = W[np.sort(rng.choice(len(W), self.max_windows, replace=False))]
-        self.window_, self.n_channels_in_ = W.shape[1], W.shape[2]
-        self.mean_ = W.mean(axis=(0, 1))
-        std = W.std(axis=(0, 1))
-        self.std_ = np.where(std > 1e-8 * (1 + np.abs(self.mean_)), std, 1.0)
+        W, rng = _normal_sample(self, normal_windows)
         with torch_threads():
             seed_torch(self.random_state)
             self.model_ = _SVDDEncoder(self.n_channels_in_, self.hidden, self.dim)
@@ -306,14 +315,7 @@ class WindowFeatureEmbedding:
 
     def fit(self, normal_windows: np.ndarray) -> WindowFeatureEmbedding:
         """Fit the standardisation on normal windows of shape (n, T, C) (2-D means one channel); returns self."""
-        W = check_windows(normal_windows, name="normal_windows")
-        rng = np.random.default_rng(self.random_state)
-        if len(W) > self.max_windows:
-            W = W[np.sort(rng.choice(len(W), self.max_windows, replace=False))]
-        self.window_, self.n_channels_in_ = W.shape[1], W.shape[2]
-        self.mean_ = W.mean(axis=(0, 1))
-        std = W.std(axis=(0, 1))
-        self.std_ = np.where(std > 1e-8 * (1 + np.abs(self.mean_)), std, 1.0)
+        W, rng = _normal_sample(self, normal_windows)
         F = self._features(W)
         self.feature_mean_ = F.mean(axis=0)
         self.feature_std_ = np.maximum(F.std(axis=0), self.min_feature_std)
