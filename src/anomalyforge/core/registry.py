@@ -260,6 +260,18 @@ _DETECTORS_CATALOG = {
         "statistics (not the published stage-2 score).",
         {"generator": "flow"},
     ),
+    "rules_classifier": Listing(
+        "anomalyforge.detectors.classifier.detector:ForgedWindowClassifier",
+        "Window classifier trained on normal vs rule-injected windows (forged fresh each epoch); score = log-odds "
+        "of P(anomaly).",
+        {"generator": "rules"},
+    ),
+    "genias_classifier": Listing(
+        "anomalyforge.detectors.classifier.detector:ForgedWindowClassifier",
+        "Window classifier trained on normal vs GenIAS-forged windows (forged fresh each epoch); score = log-odds "
+        "of P(anomaly).",
+        {"generator": "genias"},
+    ),
     "copula": Listing(
         "anomalyforge.detectors.copula.detector:CopulaDetector",
         "Transformer latents + marginal mixtures + Gaussian/Student-t copula, trained contrastively.",

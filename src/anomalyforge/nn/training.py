@@ -134,12 +134,14 @@ def fit_loop(
     rng: np.random.Generator,
     parameters: list[torch.nn.Parameter] | None = None,
     optimizer: torch.optim.Optimizer | None = None,
+    on_epoch_start: Callable[[int], None] | None = None,
 ) -> TrainReport:
     """Train ``model`` with Adam on items ``0..n_items-1``; ``loss_fn(batch_indices)`` returns a scalar loss.
 
     The loss function builds its own batch from the indices (windows, triplets, generated negatives), so
     the same loop serves every model. The best weights by validation loss (or by training loss without
-    validation) are restored at the end.
+    validation) are restored at the end. ``on_epoch_start(epoch)`` (0-based), when given, runs before each
+    epoch's training batches (e.g. to draw fresh generated items for that epoch).
     """
     if n_items < 1:
         raise ValueError("nothing to train on: 0 training items")
@@ -152,6 +154,8 @@ def fit_loop(
     report = TrainReport()
     best, best_state, bad_epochs = np.inf, None, 0
     for epoch in range(config.epochs):
+        if on_epoch_start is not None:
+            on_epoch_start(epoch)
         model.train()
         order = rng.permutation(train_idx)
         total, count = 0.0, 0
