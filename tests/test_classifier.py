@@ -83,3 +83,11 @@ def test_parameter_errors(param, value):
 def test_unknown_generator_lists_the_registered_ones():
     with pytest.raises(ValueError, match="registered generators"):
         ForgedWindowClassifier(**{**TINY, "generator": "nope"}).fit(make_series(200, 1))
+
+
+def test_time_budget_stops_training_and_is_recorded(fake_clock):
+    fake_clock(1.0)  # every clock reading advances 1 s: a 5 s budget runs out within the first epochs
+    det = ForgedWindowClassifier(**{**TINY, "epochs": 50, "patience": 0, "time_budget": 5.0}).fit(make_series(300, 1))
+    summary = det.training_summary()
+    assert summary["stopped_by"]["model"] == "time budget" and summary["budget_cut"]
+    assert summary["epochs"]["model"] < 50 and len(det.forgery_log_) == summary["epochs"]["model"]
