@@ -68,3 +68,20 @@ def test_fit_loop_refuses_no_items_and_predict_batched_matches_one_pass():
     with torch.no_grad():
         whole = model(torch.as_tensor(windows, dtype=torch.float32)).numpy()
     assert np.allclose(predict_batched(model, windows, batch_size=64), whole, atol=1e-6)
+
+
+def test_fit_loop_calls_on_epoch_start_before_each_epochs_batches():
+    x, y = _regression()
+    model = torch.nn.Linear(3, 1)
+    events: list[tuple[str, int | bool]] = []
+
+    def loss_fn(idx):
+        events.append(("batch", model.training))
+        return torch.mean((model(x[idx]).squeeze(1) - y[idx]) ** 2)
+
+    config = TrainConfig(epochs=3, batch_size=len(x), patience=0)
+    fit_loop(
+        model, len(x), loss_fn, config, np.random.default_rng(0), on_epoch_start=lambda e: events.append(("epoch", e))
+    )
+    # each epoch: the hook, one training batch, one validation batch (eval mode)
+    assert events == [e for k in range(3) for e in (("epoch", k), ("batch", True), ("batch", False))]
