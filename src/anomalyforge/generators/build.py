@@ -8,15 +8,18 @@ detector's ``random_state``, whatever its own defaults are.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from sklearn.base import clone
 
 from anomalyforge.core.base import BaseGenerator
 from anomalyforge.core.budget import Budget
 from anomalyforge.core.registry import GENERATORS
+from anomalyforge.core.windows import series_windows
 
-__all__ = ["build_negative_generator"]
+__all__ = ["build_negative_generator", "forge_windows"]
 
 
 def build_negative_generator(
@@ -70,3 +73,36 @@ def build_negative_generator(
         fill["time_budget"] = seconds if seconds is None or theirs is None else min(float(theirs), seconds)
     fill.update(params or {})
     return gen.set_params(**fill) if fill else gen
+
+
+def forge_windows(
+    generator: BaseGenerator,
+    X: np.ndarray,
+    starts: np.ndarray,
+    window: int,
+    standardise: Callable[[np.ndarray], np.ndarray],
+    rng: np.random.Generator,
+    chunk: int = 512,
+) -> tuple[np.ndarray, float]:
+    """One forged anomaly per window of the RAW series (generators work in data units), standardised.
+
+    Args:
+        generator: a fitted (or rule) generator.
+        X: (n, C) raw series.
+        starts: (N,) starts of the windows to forge from.
+        window: window length.
+        standardise: maps raw (m, C) rows to standardised float32 rows (the detector's own standardisation).
+        rng: the draws.
+        chunk: windows forged at a time (bounds the float64 copies).
+
+    Returns:
+        ``(forged, changed)``: (N, window, C) float32 standardised forgeries and the mean share of cells changed.
+    """
+    raw = series_windows(X, window)
+    out = np.empty((len(starts), window, X.shape[1]), dtype=np.float32)
+    changed = 0.0
+    for lo in range(0, len(starts), chunk):
+        made = generator.generate(raw[starts[lo : lo + chunk]], 1, rng)
+        out[lo : lo + chunk] = standardise(made.patched.reshape(-1, X.shape[1])).reshape(made.patched.shape)
+        changed += float(made.mask.mean()) * len(made.mask)
+    return out, changed / max(len(starts), 1)

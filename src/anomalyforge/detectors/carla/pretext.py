@@ -32,18 +32,16 @@ from anomalyforge.core.windows import (
     WindowDetector,
     WindowGather,
     WindowSpec,
-    series_windows,
     standardiser,
     training_windows,
     window_scores,
     windows_to_steps,
 )
 from anomalyforge.detectors.carla.model import CarlaNet, triplet_loss
-from anomalyforge.generators.build import build_negative_generator
+from anomalyforge.generators.build import build_negative_generator, forge_windows
 from anomalyforge.nn.training import (
     TrainConfig,
     TrainReport,
-    batched,
     fit_loop,
     resolve_device,
     seed_torch,
@@ -197,14 +195,8 @@ class CarlaPretext(WindowDetector):
 
     def _negatives(self, gen: BaseGenerator, X: np.ndarray, starts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """(N, window, C) float32 standardised negatives: each training window with a generated anomaly."""
-        raw = series_windows(X, self.window)
-        out = np.empty((len(starts), self.window, X.shape[1]), dtype=np.float32)
-        changed = 0.0
-        for sl in batched(len(starts), 512):  # chunks keep float64 copies small
-            made = gen.generate(raw[starts[sl]], 1, rng)
-            out[sl] = self._standardise(made.patched.reshape(-1, X.shape[1])).reshape(made.patched.shape)
-            changed += float(made.mask.mean()) * len(made.mask)
-        self.generation_report_["mean_changed_fraction"] = round(changed / len(starts), 4)
+        out, changed = forge_windows(gen, X, starts, self.window, self._standardise, rng)
+        self.generation_report_["mean_changed_fraction"] = round(changed, 4)
         return out
 
     def _config(self, epochs: int, lr: float, weight_decay: float, seconds: float | None) -> TrainConfig:

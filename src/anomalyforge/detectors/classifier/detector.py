@@ -34,15 +34,13 @@ from anomalyforge.core.windows import (
     WindowDetector,
     WindowGather,
     WindowSpec,
-    series_windows,
     standardiser,
     training_windows,
 )
 from anomalyforge.detectors.classifier.model import WindowClassifierNet, bce_loss
-from anomalyforge.generators.build import build_negative_generator
+from anomalyforge.generators.build import build_negative_generator, forge_windows
 from anomalyforge.nn.training import (
     TrainConfig,
-    batched,
     fit_loop,
     predict_batched,
     resolve_device,
@@ -204,12 +202,7 @@ class ForgedWindowClassifier(WindowDetector):
 
     def _forge(self, gen: BaseGenerator, X: np.ndarray, starts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """(N, window, C) float32 standardised forgeries, one per training window, forged from the raw windows."""
-        raw = series_windows(X, self.window)
-        out = np.empty((len(starts), self.window, X.shape[1]), dtype=np.float32)
-        for sl in batched(len(starts), 512):  # chunks keep float64 copies small
-            made = gen.generate(raw[starts[sl]], 1, rng)
-            out[sl] = self._standardise(made.patched.reshape(-1, X.shape[1])).reshape(made.patched.shape)
-        return out
+        return forge_windows(gen, X, starts, self.window, self._standardise, rng)[0]
 
     def _train(
         self, gen: BaseGenerator, X: np.ndarray, windows: WindowGather, rng: np.random.Generator,
