@@ -74,6 +74,15 @@ def _normal_sample(embedding: Any, normal_windows: np.ndarray) -> tuple[np.ndarr
     embedding.std_ = np.where(std > 1e-8 * (1 + np.abs(embedding.mean_)), std, 1.0)
     return W, rng
 
+
+def _to_unit_spread(embedding: Any, V: np.ndarray) -> None:
+    """With ``normalize_scale``, divide the embedding (``scale_``) and its ``center_`` by the RMS distance of the
+    normal representations ``V`` (computed at scale 1) to the centre, so distances are in units of normal spread."""
+    if embedding.normalize_scale:
+        rms = float(np.sqrt(((V - embedding.center_) ** 2).sum(axis=1).mean()))
+        embedding.scale_ = rms if rms > 0 else 1.0
+        embedding.center_ = embedding.center_ / embedding.scale_
+
 class DeepSVDDEmbedding:
     """A fixed Deep SVDD representation of windows, trained on normal windows (one-class objective).
 
@@ -143,10 +152,7 @@ class DeepSVDDEmbedding:
             )  # fmt: skip
             self.train_report_ = fit_loop(self.model_, len(X), loss_fn, config, rng).as_dict()
         self.scale_ = 1.0
-        if self.normalize_scale:
-            rms = float(np.sqrt(((self.transform(W) - self.center_) ** 2).sum(axis=1).mean()))
-            self.scale_ = rms if rms > 0 else 1.0
-            self.center_ = self.center_ / self.scale_
+        _to_unit_spread(self, self.transform(W))
         return self
 
     def transform(self, windows: np.ndarray) -> np.ndarray:
@@ -328,10 +334,7 @@ class WindowFeatureEmbedding:
         self.scale_ = 1.0
         V = self.transform(W)
         self.center_ = V.mean(axis=0)
-        if self.normalize_scale:
-            rms = float(np.sqrt(((V - self.center_) ** 2).sum(axis=1).mean()))
-            self.scale_ = rms if rms > 0 else 1.0
-            self.center_ = self.center_ / self.scale_
+        _to_unit_spread(self, V)
         return self
 
     def transform(self, windows: np.ndarray) -> np.ndarray:
