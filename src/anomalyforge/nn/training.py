@@ -21,6 +21,7 @@ import torch
 from anomalyforge.core.validation import batched  # torch-free, re-exported for the neural models
 
 __all__ = [
+    "TorchModelScoring",
     "TrainConfig",
     "TrainReport",
     "default_threads",
@@ -218,3 +219,22 @@ def predict_batched(
         batch = torch.from_numpy(np.array(windows[sl], dtype=np.float32)).to(device or "cpu")
         out.append(fn(batch).detach().cpu().numpy())
     return np.concatenate(out, axis=0)
+
+
+class TorchModelScoring:
+    """Mixin for a windowed detector whose fitted torch module is ``model_`` and whose ``device`` parameter
+    says where it runs: scoring happens in eval mode, on that device, with the package's torch threads."""
+
+    model_: torch.nn.Module
+    device: str
+
+    @contextlib.contextmanager
+    def _scoring(self) -> Iterator[torch.device]:
+        device = resolve_device(self.device)
+        with torch_threads():
+            self.model_.to(device).eval()
+            yield device
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        with self._scoring():
+            return super()._score(X)  # type: ignore[misc]

@@ -13,8 +13,6 @@ The window pipeline is ``core.windows`` throughout. ``_fit`` calls its steps its
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -40,6 +38,7 @@ from anomalyforge.core.windows import (
 from anomalyforge.detectors.carla.model import CarlaNet, triplet_loss
 from anomalyforge.generators.build import build_negative_generator, forge_windows
 from anomalyforge.nn.training import (
+    TorchModelScoring,
     TrainConfig,
     TrainReport,
     fit_loop,
@@ -60,7 +59,7 @@ _NON_NEGATIVE = [Interval(float, 0.0, None)]
 _SHARE = [Interval(float, 0.0, 1.0, "neither")]
 
 
-class CarlaPretext(WindowDetector):
+class CarlaPretext(TorchModelScoring, WindowDetector):
     """Stage 1 of CARLA (triplet pretext on generated negatives); subclasses add what scores the windows.
 
     Parameters shared by every CARLA variant (the subclasses document them in their ``Args``): generator,
@@ -232,17 +231,6 @@ class CarlaPretext(WindowDetector):
         return fit_loop(model, len(starts), loss_fn, config, rng, parameters=params)
 
     # ---------------------------------------------------------------------------------------- score
-    @contextlib.contextmanager
-    def _scoring(self) -> Iterator[torch.device]:
-        device = resolve_device(self.device)
-        with torch_threads():
-            self.model_.to(device).eval()
-            yield device
-
-    def _score(self, X: np.ndarray) -> np.ndarray:
-        with self._scoring():
-            return super()._score(X)
-
     def window_scores(self, X: Any, stride: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Scores of windows every ``stride`` steps (default ``score_stride``), before the step mapping.
 

@@ -18,9 +18,7 @@ ties it makes lose ranking resolution and make the contamination threshold flag 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -40,6 +38,7 @@ from anomalyforge.core.windows import (
 from anomalyforge.detectors.classifier.model import WindowClassifierNet, bce_loss
 from anomalyforge.generators.build import build_negative_generator, forge_windows
 from anomalyforge.nn.training import (
+    TorchModelScoring,
     TrainConfig,
     fit_loop,
     predict_batched,
@@ -60,7 +59,7 @@ _POSITIVE = [Interval(int, 1, None)]
 @DETECTORS.register("genias_classifier", defaults={"generator": "genias"},
     test_params={**_TINY, "epochs": 6, "generator": "genias", "generator_params": _GENIAS_TINY})  # fmt: skip
 @DETECTORS.register("rules_classifier", defaults={"generator": "rules"}, test_params=_TINY)  # fmt: skip
-class ForgedWindowClassifier(WindowDetector):
+class ForgedWindowClassifier(TorchModelScoring, WindowDetector):
     """Window classifier trained on normal vs forged windows (forged fresh each epoch); score = log-odds of
     P(anomaly) (or P itself).
 
@@ -235,17 +234,6 @@ class ForgedWindowClassifier(WindowDetector):
                                                 on_epoch_start=on_epoch_start))  # fmt: skip
 
     # ---------------------------------------------------------------------------------------- score
-    @contextlib.contextmanager
-    def _scoring(self) -> Iterator[torch.device]:
-        device = resolve_device(self.device)
-        with torch_threads():
-            self.model_.to(device).eval()
-            yield device
-
-    def _score(self, X: np.ndarray) -> np.ndarray:
-        with self._scoring():
-            return super()._score(X)
-
     def _score_windows(self, batch: np.ndarray) -> np.ndarray:
         """(b, window, C) standardised windows -> (b,) logits of P(anomaly), or P(anomaly) itself."""
         logits = predict_batched(self.model_, batch, len(batch), resolve_device(self.device)).astype(np.float64)
