@@ -22,7 +22,7 @@ from anomalyforge.core.registry import make_generator
 from anomalyforge.core.windows import sliding_windows
 from anomalyforge.metrics.generation import arp, edi, fit_regions, make_embedding
 
-__all__ = ["generate_for_series", "compare_generators", "load_series_data", "anomalous_windows"]
+__all__ = ["generate_for_series", "compare_generators", "load_series_data", "anomalous_windows", "plot_projection"]
 
 
 def load_series_data(dataset: str, series_name: str, data_root: str | Path | None = None) -> Any:
@@ -200,6 +200,7 @@ def compare_generators(
     embedding: str = "features",
     embedding_params: dict[str, Any] | None = None,
     include_normal: bool = True,
+    projection_png: str | Path | None = None,
     random_state: int = 0,
 ) -> list[dict[str, Any]]:
     """ARP and EDI of several generators on one series, in one shared embedding (GenIAS App. E).
@@ -224,6 +225,8 @@ def compare_generators(
         include_normal: add a reference row ``"(normal windows)"``: the unchanged source windows scored as
             if they were generated anomalies, the level a generator must beat to be more realistic than
             no injection at all.
+        projection_png: when given, draw the embedding's 2-D PCA projection there (``plot_projection``):
+            normal training windows, the real anomalies and each generator's forgeries.
         random_state: seed of everything.
 
     Returns:
@@ -251,6 +254,11 @@ def compare_generators(
         if include_normal and len(results) == 1:
             v_normal = space.transform(sources[out.source])
     regions = fit_regions(np.concatenate([v for _, v, _, _ in results]), n_regions, random_state)
+    if projection_png is not None:
+        v_train = space.transform(normal[np.linspace(0, len(normal) - 1, min(len(normal), 500)).astype(int)])
+        plot_projection(
+            v_train, v_real, {name: v for name, v, _, _ in results}, projection_png, title=f"{data.name} ({embedding})"
+        )
     if include_normal:
         results.append(("(normal windows)", v_normal, 0.0, 0.0))
     rows = []
@@ -270,3 +278,46 @@ def compare_generators(
             }
         )
     return rows
+
+
+def plot_projection(
+    normal: np.ndarray,
+    real: np.ndarray,
+    generated: dict[str, np.ndarray],
+    path: str | Path,
+    title: str = "",
+) -> Path:
+    """Scatter representations (n, d) in the first two principal axes of the normal ones.
+
+    The axes are fitted on ``normal`` alone (training windows), so every generator is drawn in the same
+    frame: normal windows grey, real anomalies black crosses, one panel per generator with its forgeries
+    over the same background (at most 400 points each, evenly chosen).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=2).fit(normal)
+
+    def sub(v: np.ndarray) -> np.ndarray:
+        keep = np.linspace(0, len(v) - 1, min(len(v), 400)).astype(int)
+        return pca.transform(v[keep])
+
+    bg, rl = sub(normal), sub(real)
+    k = max(1, len(generated))
+    fig, axes = plt.subplots(1, k, figsize=(3.2 * k, 3.2), sharex=True, sharey=True, squeeze=False)
+    for ax, (name, v) in zip(axes[0], generated.items(), strict=False):
+        g = sub(v)
+        ax.scatter(bg[:, 0], bg[:, 1], s=4, color="0.75", label="normal (train)")
+        ax.scatter(g[:, 0], g[:, 1], s=5, color="tab:red", alpha=0.6, label=name)
+        ax.scatter(rl[:, 0], rl[:, 1], s=10, marker="x", color="black", linewidths=0.7, label="real anomalies")
+        ax.set_title(name, fontsize=9)
+    axes[0, 0].legend(fontsize=6, loc="best")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return Path(path)
