@@ -384,3 +384,27 @@ def test_kl_per_cell_is_the_sum_over_latents_per_reconstructed_cell():
     mean = GenIASGenerator(**{**gen.get_params(), "kl_reduction": "mean"})
     expected = float(compact_kl(mu, logvar, gen.prior_var, "mean").mean())
     assert float(mean._kl(mu, logvar, 32)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_residual_forging_adds_the_perturbation_change_to_the_source(trained):
+    """forge="residual": source + (decoded perturbed - decoded mean); flags flip but stay binary."""
+    gen, series = trained
+    res = GenIASGenerator(**{**gen.get_params(), "forge": "residual"})
+    res.__dict__.update({k: v for k, v in gen.__dict__.items() if k.endswith("_")})
+    windows = np.stack([series[s : s + 32] for s in range(0, 320, 32)])
+    a = gen.generate(windows, random_state=3)  # decoded (the paper)
+    b = res.generate(windows, random_state=3)
+    recon = gen.reconstruct(windows)
+    src = windows[b.source]
+    # same eps draws: the residual forgery is the decoded one moved by the source's reconstruction error
+    np.testing.assert_allclose(b.anomalies, src + (a.anomalies - recon[a.source]), atol=1e-5)
+    assert not np.allclose(b.anomalies, a.anomalies)
+    np.testing.assert_array_equal(b.patched[~b.mask], src[~b.mask])
+    flags = _flag_series()
+    fg = tiny(epochs=5, stride=4, forge="residual").fit(flags)
+    w = np.stack([flags[s : s + 32] for s in range(0, 800, 16)])
+    out = fg.generate(w, n_per_window=3, random_state=0)
+    assert set(np.unique(out.anomalies[:, :, 1])) <= {0.0, 1.0}
+    assert (out.anomalies[:, :, 2] == 3.0).all()
+    with pytest.raises(ValueError, match="forge"):
+        tiny(forge="copy").fit(make_series(300, 1))
