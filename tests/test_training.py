@@ -85,3 +85,24 @@ def test_fit_loop_calls_on_epoch_start_before_each_epochs_batches():
     )
     # each epoch: the hook, one training batch, one validation batch (eval mode)
     assert events == [e for k in range(3) for e in (("epoch", k), ("batch", True), ("batch", False))]
+
+
+def test_tail_split_holds_out_the_last_items_after_a_gap():
+    """val_split="tail": validation = the last items; the gap before them trains on nothing."""
+    seen: list[np.ndarray] = []
+    model = torch.nn.Linear(1, 1)
+
+    def loss_fn(idx: np.ndarray) -> torch.Tensor:
+        seen.append(np.asarray(idx).copy())
+        return model.weight.sum() * 0 + float(len(idx))
+
+    cfg = TrainConfig(epochs=1, batch_size=1000, val_fraction=0.1, val_split="tail", val_gap=5, patience=0)
+    fit_loop(model, 100, loss_fn, cfg, np.random.default_rng(0))
+    train, val = seen
+    assert sorted(train.tolist()) == list(range(85)) and val.tolist() == list(range(90, 100))
+    seen.clear()  # a gap leaving under half the items for training: no validation at all
+    fit_loop(model, 100, loss_fn, TrainConfig(epochs=1, batch_size=1000, val_split="tail", val_gap=60),
+             np.random.default_rng(0))  # fmt: skip
+    assert len(seen) == 1 and sorted(seen[0].tolist()) == list(range(100))
+    with pytest.raises(ValueError, match="val_split"):
+        TrainConfig(val_split="middle")

@@ -84,6 +84,14 @@ class TrainConfig:
         val_fraction: share of the items held out for validation (0 disables validation).
         time_budget: wall seconds after which training stops at the end of the current epoch (None: none).
         min_delta: relative improvement that counts as better.
+        val_split: ``"random"`` (a random share of the items) or ``"tail"``: the last items in index order,
+            for items that are windows in time order. Overlapping windows make a random split leak (a
+            validation window shares most of its steps with training windows, so the validation loss
+            follows the training loss and early stopping never sees overfitting); the tail split holds out
+            the end of the series instead.
+        val_gap: with ``"tail"``, this many items before the validation part are used for neither (set it
+            to the number of windows overlapping one window, ``ceil(window / stride)``, so no training
+            window shares a step with a validation window).
     """
 
     epochs: int = 100
@@ -94,6 +102,8 @@ class TrainConfig:
     val_fraction: float = 0.1
     time_budget: float | None = None
     min_delta: float = 1e-4
+    val_split: str = "random"
+    val_gap: int = 0
 
     def __post_init__(self) -> None:
         """Cast numbers to the field's type (int or float): numpy scalars and numeric strings work."""
@@ -103,6 +113,8 @@ class TrainConfig:
                 setattr(self, f.name, type(default)(value))
         if self.time_budget is not None:
             self.time_budget = float(self.time_budget)
+        if self.val_split not in ("random", "tail"):
+            raise ValueError(f"val_split must be 'random' or 'tail', got {self.val_split!r}")
 
 
 @dataclass
@@ -127,6 +139,19 @@ class TrainReport:
         }
 
 
+def _split(n_items: int, config: TrainConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(validation, training) item indices as ``config.val_split`` says; no validation below 10 items, or
+    when the tail split's gap would leave fewer than half the items for training."""
+    n_val = int(round(n_items * config.val_fraction)) if n_items >= 10 else 0
+    if config.val_split == "tail":
+        gap = int(config.val_gap)
+        if n_val == 0 or n_items - n_val - gap < n_items // 2:
+            return np.arange(0), np.arange(n_items)
+        return np.arange(n_items - n_val, n_items), np.arange(n_items - n_val - gap)
+    perm = rng.permutation(n_items)
+    return perm[:n_val], perm[n_val:]
+
+
 def fit_loop(
     model: torch.nn.Module,
     n_items: int,
@@ -147,9 +172,8 @@ def fit_loop(
     if n_items < 1:
         raise ValueError("nothing to train on: 0 training items")
     start = time.perf_counter()
-    perm = rng.permutation(n_items)
-    n_val = int(round(n_items * config.val_fraction)) if n_items >= 10 else 0
-    val_idx, train_idx = perm[:n_val], perm[n_val:]
+    val_idx, train_idx = _split(n_items, config, rng)
+    n_val = len(val_idx)
     params = parameters if parameters is not None else [p for p in model.parameters() if p.requires_grad]
     opt = optimizer or torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     report = TrainReport()

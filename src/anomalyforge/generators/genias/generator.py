@@ -118,6 +118,8 @@ class GenIASGenerator(BaseGenerator):
             3e-3, and a CPU time budget allows tens of epochs, not a thousand).
         patience: epochs without validation improvement before stopping.
         val_fraction: share of training windows held out for early stopping.
+        val_split: which: ``"random"`` windows, or ``"tail"``, the last ones in time after a gap of one
+            window (``nn.training.TrainConfig``: overlapping windows make a random split leak).
         time_budget: wall seconds of training (None: no limit).
         stride: step between training windows; None picks the smallest stride giving at most
             ``max_train_windows`` windows.
@@ -162,6 +164,7 @@ class GenIASGenerator(BaseGenerator):
         "tau": [_NON_NEGATIVE],
         "patch_per_step": [bool],
         "forge": [Options({"decoded", "residual"})],
+        "val_split": [Options({"random", "tail"})],
         "discrete": [bool],
         "max_patch_redraws": [Interval(int, 0, None)],
         "epochs": [_POSITIVE],
@@ -205,6 +208,7 @@ class GenIASGenerator(BaseGenerator):
         lr: float = 3e-3,
         patience: int = 10,
         val_fraction: float = 0.1,
+        val_split: str = "random",
         time_budget: float | None = 120.0,
         stride: int | None = None,
         max_train_windows: int = 1000,
@@ -239,6 +243,7 @@ class GenIASGenerator(BaseGenerator):
         self.lr = lr
         self.patience = patience
         self.val_fraction = val_fraction
+        self.val_split = val_split
         self.time_budget = time_budget
         self.stride = stride
         self.max_train_windows = max_train_windows
@@ -328,6 +333,8 @@ class GenIASGenerator(BaseGenerator):
                 lr=self.lr,
                 patience=self.patience,
                 val_fraction=self.val_fraction,
+                val_split=self.val_split,
+                val_gap=-(-int(self.window) // self.stride_),
                 time_budget=self.time_budget,
             )
             psi = [self.model_.psi_raw]
