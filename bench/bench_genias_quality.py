@@ -102,11 +102,13 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="one series per dataset")
     ap.add_argument("--dev", action="store_true", help="the dev-suite series (for decisions) instead")
     ap.add_argument("--only", type=str, default="", help="comma-separated datasets")
+    ap.add_argument("--generators", type=str, default=",".join(GENERATORS), help="comma-separated, genias first")
     ap.add_argument("--genias", type=str, default="{}", help="extra GenIAS params as JSON")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "out" / "genias_quality")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     extra = json.loads(args.genias)
+    GENERATORS[:] = args.generators.split(",")
     rows = []
     series = DEV_SERIES if args.dev else SERIES
     if args.only:
@@ -177,8 +179,8 @@ def summary(rows: list[dict], datasets: list[str]) -> None:
             cells.append(f"{np.mean(ranks[m][g]):.2f}" if g in gens else "-")
         arp_cells, edi_cells = cells[: len(datasets) + 1], cells[len(datasets) + 1 :]
         print(f"| {g} | " + " | ".join(arp_cells + edi_cells) + " |")
-    paper = [f"{PAPER[d][i]:.4f}" if d in PAPER else "-" for i in (0, 1) for d in [*SERIES, "rank"] if d != "rank"]
-    arp_p, edi_p = paper[: len(SERIES)], paper[len(SERIES) :]
+    paper = [f"{PAPER[d][i]:.4f}" if d in PAPER else "-" for i in (0, 1) for d in datasets]
+    arp_p, edi_p = paper[: len(datasets)], paper[len(datasets) :]
     print(
         "| GenIAS, paper Table 2 | "
         + " | ".join(arp_p + [f"{PAPER['rank'][0]:.2f}"] + edi_p + [f"{PAPER['rank'][1]:.2f}"])
