@@ -408,3 +408,18 @@ def test_residual_forging_adds_the_perturbation_change_to_the_source(trained):
     assert (out.anomalies[:, :, 2] == 3.0).all()
     with pytest.raises(ValueError, match="forge"):
         tiny(forge="copy").fit(make_series(300, 1))
+
+
+def test_perturb_scale_forges_larger_deviations(trained):
+    """perturb_scale > 1 scales each window's eps by U(1, scale): forgeries move further from the source."""
+    gen, series = trained
+    big = GenIASGenerator(**{**gen.get_params(), "perturb_scale": 5.0, "forge": "residual"})
+    big.__dict__.update({k: v for k, v in gen.__dict__.items() if k.endswith("_")})
+    base = GenIASGenerator(**{**gen.get_params(), "forge": "residual"})
+    base.__dict__.update({k: v for k, v in gen.__dict__.items() if k.endswith("_")})
+    windows = np.stack([series[s : s + 32] for s in range(0, 640, 16)])
+    dev_big = np.abs(big.generate(windows, random_state=4).anomalies - windows).mean()
+    dev_base = np.abs(base.generate(windows, random_state=4).anomalies - windows).mean()
+    assert dev_big > 1.5 * dev_base
+    with pytest.raises(ValueError, match="perturb_scale"):
+        tiny(perturb_scale=0.5).fit(make_series(300, 1))

@@ -101,6 +101,9 @@ class GenIASGenerator(BaseGenerator):
             little of a window's detail (held-out MSE near the per-window mean's on SMD and MSL), decoded
             forgeries are smooth, all alike and unlike any real window; residual ones keep the window's
             own texture and differ from it only by the learned perturbation.
+        perturb_scale: at generation, each window's eps is multiplied by a factor drawn uniformly from
+            [1, perturb_scale] (1: the paper's z~ = mu + psi * sigma * eps exactly); larger values forge
+            stronger and more varied deviations than the training-time margin band.
         discrete: detect the channel kinds in the training series: a one-valued channel is kept out of the
             network and decoded as its value; a two-valued channel (0/1 command flags) is modelled by
             Bernoulli logits (BCE reconstruction) and forged anomalies take exactly its two values, so
@@ -165,6 +168,7 @@ class GenIASGenerator(BaseGenerator):
         "patch_per_step": [bool],
         "forge": [Options({"decoded", "residual"})],
         "val_split": [Options({"random", "tail"})],
+        "perturb_scale": [Interval(float, 1.0, None)],
         "discrete": [bool],
         "max_patch_redraws": [Interval(int, 0, None)],
         "epochs": [_POSITIVE],
@@ -201,6 +205,7 @@ class GenIASGenerator(BaseGenerator):
         tau: float = 0.2,
         patch_per_step: bool = True,
         forge: str = "decoded",
+        perturb_scale: float = 1.0,
         discrete: bool = True,
         max_patch_redraws: int = 3,
         epochs: int = 100,
@@ -236,6 +241,7 @@ class GenIASGenerator(BaseGenerator):
         self.tau = tau
         self.patch_per_step = patch_per_step
         self.forge = forge
+        self.perturb_scale = perturb_scale
         self.discrete = discrete
         self.max_patch_redraws = max_patch_redraws
         self.epochs = epochs
@@ -405,6 +411,8 @@ class GenIASGenerator(BaseGenerator):
         for i in range(0, len(xm), 256):
             mu, logvar = self.model_.encoder(torch.from_numpy(xm[i : i + 256]))
             eps = torch.randn(mu.shape, generator=gen)
+            if self.perturb_scale != 1.0:
+                eps = eps * (1.0 + (float(self.perturb_scale) - 1.0) * torch.rand(len(mu), 1, generator=gen))
             tilde.append(self.model_.decoder(self.model_.perturbed_latent(mu, logvar, eps)).numpy())
             if residual:
                 hat.append(self.model_.decoder(mu).numpy())
