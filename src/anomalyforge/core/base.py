@@ -43,6 +43,8 @@ class Tags:
         allow_nan: NaN values are handled by the detector itself.
         deterministic: the same ``random_state`` gives the same scores.
         uses_torch: has torch modules (saved as safetensors).
+        step_local: the score of a step is a function of that step's row alone (no window, no series
+            statistic), so ``core.stream.Stream`` scores each row as it arrives.
     """
 
     multivariate: bool = True
@@ -51,6 +53,7 @@ class Tags:
     allow_nan: bool = False
     deterministic: bool = True
     uses_torch: bool = False
+    step_local: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,9 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
     }
     threshold: Any
     contamination: float
+    #: Why ``core.stream.Stream`` cannot reproduce this detector's batch scores (empty: it can, or the
+    #: detector is windowed or step-local and the stream knows how); the stream's error quotes it.
+    stream_limitation: ClassVar[str] = ""
 
     @property
     def registry_name(self) -> str | None:

@@ -20,6 +20,7 @@ its window score is the mean over the window's steps.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Literal, get_args
@@ -361,6 +362,13 @@ class WindowDetector(BaseDetector):
     def _score_windows(self, batch: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def _scoring(self) -> contextlib.AbstractContextManager[object]:
+        """The context every call of ``_score_windows`` runs in (torch models: eval mode, device, threads).
+
+        Batch scoring and ``core.stream.Stream`` both enter it, so a subclass that needs one writes it once.
+        """
+        return contextlib.nullcontext()
+
     def supported_how(self) -> tuple[str, ...]:
         """The window -> step mappings this model supports."""
         return HOWS if self.per_step_scores else tuple(h for h in HOWS if h != "point")
@@ -380,4 +388,5 @@ class WindowDetector(BaseDetector):
         self._fit_windows(training_windows(Z, spec), Z)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        return score_series(self._score_windows, self._standardise(X), self._window_spec())
+        with self._scoring():
+            return score_series(self._score_windows, self._standardise(X), self._window_spec())

@@ -84,6 +84,11 @@ class M2AD(BaseDetector):
     """
 
     tags: ClassVar[Tags] = Tags(min_length=2, uses_torch=True)
+    stream_limitation: ClassVar[str] = (
+        "its residual features are smoothed with a centred filter that repeats the series' last values at its "
+        "end (so the last steps change when rows arrive), after an LSTM forecast that is not the shared window "
+        "pipeline; no stream for that is written yet"
+    )
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **{name: [Interval(int, 1, None)] for name in (
             "window", "hidden_size", "n_layers", "smooth_window", "area_window", "n_components", "train_stride",

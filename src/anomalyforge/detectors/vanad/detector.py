@@ -106,6 +106,10 @@ class VanAD(BaseDetector):
     """VAN-AD: checkerboard-masked MAE reconstruction of series images + ADMM + a MAF density term."""
 
     tags: ClassVar[Tags] = Tags(min_length=8, uses_torch=True)
+    stream_limitation: ClassVar[str] = (
+        "its score adds a per-step flow term, centred and scaled, to a windowed reconstruction term outside "
+        "the shared window pipeline (it is not a WindowDetector), and no two-term stream is written yet"
+    )
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "window": [Interval(int, 2, None)],
         "period": [None, Interval(int, 1, None)],
