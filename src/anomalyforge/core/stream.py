@@ -23,6 +23,9 @@ batch scoring gives at a series end (the extra end-of-series window included). D
 not a function of the window pipeline or of single rows refuse to stream with ``NotImplementedError``
 quoting their ``stream_limitation``; ``m2ad`` and ``vanad`` are such.
 
+Equality is exact (to 1e-9) for float64 models (the scikit-learn ones, ``zscore``); torch models compute in
+float32 and agree to float32 rounding (relative 1e-6), as batch scoring with another batch size does.
+
 Standardisation uses the fitted training mean and deviation per step, so it is the same in both modes;
 nothing is padded at the series start (the first steps take the first window's scores in both).
 """
@@ -41,10 +44,11 @@ from anomalyforge.core.windows import WindowDetector, _covering_mean, _running_e
 __all__ = ["Stream", "StreamScores", "MIN_BATCH"]
 
 #: Windows are scored in batches of at least this many (small batches padded with copies of their last
-#: window, whose scores are dropped). CPU float32 kernels (MKL picks them by batch size) round a batch of a
-#: few rows differently from a larger one, so a torch model scoring one window alone would differ from
-#: batch scoring by float32 rounding (~1e-7); padded to 16 (8 was not enough for the autoencoder), every
-#: window goes through the kernels batch scoring uses, and the registered torch detectors agree exactly.
+#: window, whose scores are dropped). CPU float32 kernels (MKL / oneDNN pick them by batch size) round a
+#: batch of a few rows differently from a larger one: a torch model scoring one window alone differs from
+#: batch scoring by float32 rounding (~1e-7). Padding removes most of that; what remains comes from where a
+#: window sits in its batch (the kernels' tail blocks), which batch scoring itself changes with
+#: ``batch_size``: float32 models agree with batch scoring to float32 rounding, float64 models exactly.
 MIN_BATCH = 16
 
 
