@@ -84,11 +84,12 @@ class SaveLoadMixin:
         """Check every constructor parameter against the constraints declared by the class and its bases."""
         validate_params(type(self).__name__, self.get_params(deep=False), _declared_constraints(type(self)))
 
-    def save(self, path: str | Path) -> Path:
-        """Write the model to one ``.safetensors`` file (JSON config + weights, never pickle)."""
+    def save(self, path: str | Path, *, metadata: dict[str, Any] | None = None) -> Path:
+        """Write the model to one ``.safetensors`` file (JSON config + weights, never pickle), with optional
+        JSON ``metadata`` (see ``core.persistence.save_model``)."""
         from anomalyforge.core.persistence import save_model
 
-        return save_model(self, path)
+        return save_model(self, path, metadata=metadata)
 
     @classmethod
     def load(cls, path: str | Path) -> Self:

@@ -329,9 +329,7 @@ class Stream:
                     f"pass rows of shape (k, {self.n_channels})"
                 )
         if X.ndim != 2 or (X.size and X.shape[1] != self.n_channels):
-            raise ValueError(
-                f"stream rows must have shape (k, {self.n_channels}) for this detector; got {X.shape}"
-            )
+            raise ValueError(f"stream rows must have shape (k, {self.n_channels}) for this detector; got {X.shape}")
         if X.size and not np.isfinite(X).all() and not self.detector.tags.allow_nan:
             i, j = np.argwhere(~np.isfinite(X))[0]
             raise ValueError(
