@@ -89,7 +89,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
     result = score_file(args.model, args.series, args.out, fill=args.fill, max_gap=args.max_gap,
                         min_length=args.min_length)  # fmt: skip
-    _print_detection(result, str(args.model))
+    _print_detection(result, f"{result.detector} from {args.model}")
     return 0
 
 

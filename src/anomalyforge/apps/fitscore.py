@@ -138,6 +138,7 @@ class DetectionResult:
     trained_on: str
     metrics: dict[str, float] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    detector: str = ""
 
 
 # ------------------------------------------------------------------------------------------------ fit
@@ -314,7 +315,7 @@ def score_file(
         min_length=min_length,
     )  # fmt: skip
     return DetectionResult(
-        scores=scores, fit_seconds=0.0, trained_on=str(metadata.get("trained_on", "?")), notices=notices,
+        scores=scores, fit_seconds=0.0, trained_on=str(metadata.get("trained_on", "?")), notices=notices, detector=name,
         **{k: written[k] for k in ("predictions", "threshold", "scores_csv", "plot_png", "intervals_csv",
                                    "intervals", "metrics", "score_seconds")},
     )  # fmt: skip
