@@ -174,10 +174,15 @@ def test_stream_fill_carries_the_last_value(model, tmp_path, capsys):
     assert sum("step" in r for r in _records(capsys.readouterr().out)) == 21
 
 
-def test_stream_refuses_a_detector_that_cannot_stream(tmp_path, capsys):
-    train = _csv(tmp_path / "train.csv", n=120, spike=False)
+def test_stream_of_a_context_detector_equals_score(tmp_path):
+    train = _csv(tmp_path / "train.csv", n=150, spike=False, columns=("a", "b"))
+    series = _csv(tmp_path / "new.csv", n=80, columns=("a", "b"))
     path = tmp_path / "m2ad.safetensors"
     assert main(["fit", str(train), "--detector", "m2ad", "--param", "window=8", "--param", "epochs=1",
                  "--param", "hidden_size=4", "--out", str(path)]) == 0  # fmt: skip
-    assert main(["stream", str(path), str(train)]) == 2
-    assert "m2ad cannot be streamed" in capsys.readouterr().err
+    out = io.StringIO()
+    run_stream(path, str(series), out=out, err=io.StringIO())
+    assert main(["score", str(path), str(series), "--out", str(tmp_path / "s")]) == 0
+    batch = pd.read_csv(tmp_path / "s" / "scores.csv").score
+    streamed = [r["score"] for r in _records(out.getvalue()) if "step" in r]
+    np.testing.assert_allclose(streamed, batch, rtol=1e-6, atol=1e-6 * batch.abs().max())  # float32 LSTM

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from anomalyforge import Stream
+from anomalyforge.core.base import BaseDetector
 from anomalyforge.core.registry import DETECTORS, make_detector
 
 from .conftest import make_series
@@ -36,10 +37,6 @@ def _fitted(name, **extra):
 @pytest.mark.parametrize("name", DETECTORS.names())
 def test_stream_equals_batch_for_every_detector(name):
     det, X = _fitted(name)
-    if det.stream_limitation:
-        with pytest.raises(NotImplementedError, match="cannot be streamed"):
-            Stream(det)
-        return
     scores, stream = _stream_all(det, X, np.random.default_rng(0))
     batch = det.anomaly_score(X)
     if det.tags.uses_torch:  # float32 networks: batch scoring itself moves this much with its batch size
@@ -104,6 +101,30 @@ def test_stream_rejects_bad_rows_in_user_terms():
     short.update(X[:3])
     with pytest.raises(ValueError, match="ended after 3 rows"):
         short.flush()
+
+
+class _WholeSeriesMean(BaseDetector):
+    """Scores depend on the whole series (its mean): nothing to stream exactly."""
+
+    stream_limitation = "every score depends on the mean of the whole series"
+
+    def __init__(self, contamination: float = 0.01, threshold=None):
+        self.contamination, self.threshold = contamination, threshold
+
+    def _fit(self, X, y):
+        pass
+
+    def _score(self, X):
+        return np.abs(X - X.mean(axis=0)).max(axis=1)
+
+
+def test_a_detector_that_cannot_stream_says_why():
+    det = _WholeSeriesMean().fit(make_series(50, 2))
+    with pytest.raises(NotImplementedError, match="_WholeSeriesMean cannot be streamed .* mean of the whole series"):
+        Stream(det)
+    undeclared = type("_Undeclared", (_WholeSeriesMean,), {"stream_limitation": ""})().fit(make_series(50, 2))
+    with pytest.raises(NotImplementedError, match="no stream plan"):  # the default names what may be declared
+        Stream(undeclared)
 
 
 def test_flags_use_the_fitted_threshold():

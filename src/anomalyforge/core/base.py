@@ -150,6 +150,17 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
         """Fewest time steps ``fit`` and scoring accept (windowed detectors: at least one window)."""
         return self.tags.min_length
 
+    def _stream_plan(self) -> Any:
+        """A ``core.windows.StreamPlan`` when the scores are the window pipeline's (possibly combined with a
+        per-row term), for ``core.stream.Stream``; None otherwise (the default)."""
+        return None
+
+    def _stream_context(self) -> tuple[int, int] | None:
+        """``(before, after)``: a step's score depends on at most ``before`` earlier and ``after`` later rows
+        (with the series start as batch scoring sees it), so ``core.stream.Stream`` can rescore a bounded
+        buffer; None (the default): not declared."""
+        return None
+
     # ---------------------------------------------------------------------------------------- public
     def fit(self, X: Any, y: Any = None) -> BaseDetector:
         """Fit on a (mostly normal) training series of shape (n_timesteps, n_channels).

@@ -17,11 +17,15 @@ step. The step mapping (``how``) then decides what a step waits for:
 - ``"last"``: the first window ending at or after the step: ``score_stride - 1`` rows later at most (with
   stride 1 a step is final when it arrives; the first ``window - 1`` steps wait for the first window).
 
-``Stream.latency`` gives that figure. A step-local detector (``Tags.step_local``: its score is a function of
-the step's row alone, e.g. ``zscore``) has latency 0. At ``flush`` the steps still waiting get the scores
-batch scoring gives at a series end (the extra end-of-series window included). Detectors whose scores are
-not a function of the window pipeline or of single rows refuse to stream with ``NotImplementedError``
-quoting their ``stream_limitation``; ``m2ad`` and ``vanad`` are such.
+``Stream.latency`` gives that figure. A detector built on the window pipeline with a per-row term
+(``StreamPlan.step_terms``, e.g. ``vanad``: windowed reconstruction + per-step flow NLL) follows the same rule.
+A step-local detector (``Tags.step_local``: its score is a function of the step's row alone, e.g. ``zscore``)
+has latency 0. A detector that declares a bounded context (``_stream_context() -> (before, after)``, e.g.
+``m2ad``: a forecast from the previous ``window`` rows, then residuals smoothed by a centred moving window) is
+rescored over a buffer of the rows its final steps need, with its own batch code: latency ``after``. At
+``flush`` the steps still waiting get the scores batch scoring gives at a series end (the extra end-of-series
+window, the end padding of a filter). Other detectors refuse to stream with ``NotImplementedError`` quoting
+their ``stream_limitation``; every registered detector streams.
 
 Equality is exact (to 1e-9) for float64 models (the scikit-learn ones, ``zscore``); torch models compute in
 float32 and agree to float32 rounding (relative 1e-6), as batch scoring with another batch size does.
@@ -39,7 +43,7 @@ import numpy as np
 
 from anomalyforge.core.base import BaseDetector
 from anomalyforge.core.validation import check_is_fitted
-from anomalyforge.core.windows import WindowDetector, _covering_mean, _running_extreme, series_windows
+from anomalyforge.core.windows import StreamPlan, _covering_mean, _running_extreme, series_windows
 
 __all__ = ["Stream", "StreamScores", "MIN_BATCH"]
 
@@ -98,19 +102,76 @@ class _StepLocalScorer:
         return 0
 
 
-class _WindowScorer:
-    """The window pipeline of ``WindowDetector._score``, run incrementally (see the module docstring)."""
+def _padded(fn: Any, batch: np.ndarray) -> np.ndarray:
+    """``fn(batch)`` with the batch padded to ``MIN_BATCH`` rows by copies of its last row (dropped after)."""
+    k = len(batch)
+    if k < MIN_BATCH:
+        batch = np.concatenate([batch, np.repeat(batch[-1:], MIN_BATCH - k, axis=0)])
+    return np.asarray(fn(np.ascontiguousarray(batch)), dtype=np.float64)[:k]
 
-    def __init__(self, detector: WindowDetector, n_channels: int) -> None:
-        spec = detector._window_spec()
-        self.detector = detector
+
+class _ContextScorer:
+    """A detector whose step score depends on a bounded context (``BaseDetector._stream_context``): rescore
+    the rows a final step needs, from the series start or from ``before`` rows back, with the batch code."""
+
+    def __init__(self, detector: BaseDetector, before: int, after: int, n_channels: int) -> None:
+        self.detector, self.before, self.after = detector, int(before), int(after)
+        self.min_length = detector.min_series_length()
+        self.rows = np.empty((0, n_channels))  # raw rows from row_offset on
+        self.row_offset = self.n = self.emitted = 0
+
+    @property
+    def latency(self) -> int:
+        return self.after
+
+    @property
+    def retained_rows(self) -> int:
+        return len(self.rows)
+
+    @property
+    def retained_windows(self) -> int:
+        return 0
+
+    def add(self, X: np.ndarray) -> np.ndarray:
+        self.rows = np.concatenate([self.rows, X])
+        self.n += len(X)
+        return self._emit(self.n - self.after)
+
+    def finish(self, n: int) -> np.ndarray:
+        if n < self.min_length:
+            raise ValueError(
+                f"the stream ended after {n} rows, fewer than the {self.min_length} the detector needs to score "
+                "a series (batch scoring refuses such a series too); no step can be scored"
+            )
+        return self._emit(n)
+
+    def _emit(self, final: int) -> np.ndarray:
+        if final <= self.emitted or self.n - self.row_offset < self.min_length:
+            return np.empty(0)
+        scores = np.asarray(self.detector._score(self.rows), dtype=np.float64).reshape(-1)
+        out = scores[self.emitted - self.row_offset : final - self.row_offset]
+        self.emitted = final
+        keep_from = max(0, final - self.before)  # the next step's context starts here (or at the series start)
+        if keep_from > self.row_offset:
+            self.rows = self.rows[keep_from - self.row_offset :].copy()
+            self.row_offset = keep_from
+        return out
+
+
+class _WindowScorer:
+    """The window pipeline of ``WindowDetector._score`` (a ``StreamPlan``), run incrementally (module docstring)."""
+
+    def __init__(self, plan: StreamPlan, min_length: int, n_channels: int) -> None:
+        spec = plan.spec
+        self.plan = plan
         self.window, self.stride, self.how, self.batch_size = spec.window, spec.score_stride, spec.how, spec.batch_size
         if self.stride > self.window and self.how != "last":
             raise ValueError(
                 f"score_stride={self.stride} is larger than window={self.window}: steps between windows get no "
                 f"score with how={self.how!r}, in batch scoring too; use a stride <= window or how='last'"
             )
-        self.min_length = detector.min_series_length()
+        self.min_length = min_length
+        self.terms = np.empty(0)  # per-row terms of the steps not emitted yet (plans with step_terms)
         self.rows = np.empty((0, n_channels), dtype=spec.dtype)  # standardised rows from row_offset on
         self.row_offset = 0
         self.n = 0  # rows seen
@@ -136,7 +197,11 @@ class _WindowScorer:
 
     # ------------------------------------------------------------------------------------------ steps
     def add(self, X: np.ndarray) -> np.ndarray:
-        self.rows = np.concatenate([self.rows, self.detector._standardise(X)])
+        Z = self.plan.standardise(X)
+        if self.plan.step_terms is not None:
+            with self.plan.scoring():
+                self.terms = np.concatenate([self.terms, _padded(self.plan.step_terms, Z).reshape(-1)])
+        self.rows = np.concatenate([self.rows, Z])
         self.n += len(X)
         last = self.n - self.window
         if last >= self.next_start:
@@ -172,14 +237,10 @@ class _WindowScorer:
     def _score(self, starts: np.ndarray) -> None:
         view = series_windows(self.rows, self.window)
         parts = []
-        with self.detector._scoring():
+        with self.plan.scoring():
             for lo in range(0, len(starts), self.batch_size):
                 local = starts[lo : lo + self.batch_size] - self.row_offset
-                k = len(local)
-                if k < MIN_BATCH:  # pad with copies of the last window, scored and dropped (see MIN_BATCH)
-                    local = np.concatenate([local, np.full(MIN_BATCH - k, local[-1])])
-                batch = np.ascontiguousarray(view[local])
-                parts.append(np.asarray(self.detector._score_windows(batch), np.float64)[:k])
+                parts.append(_padded(self.plan.score_windows, view[local]))  # see MIN_BATCH
         values = np.concatenate(parts)
         if self.how == "point":
             if values.ndim != 2:
@@ -214,6 +275,9 @@ class _WindowScorer:
                 count = np.bincount(positions, minlength=length)
                 steps = total / np.maximum(count, 1)
             out = steps[first - lo : final - lo]
+        if self.plan.step_terms is not None:
+            terms, self.terms = self.terms[: final - first], self.terms[final - first :]
+            out = self.plan.combine(out, terms) if self.plan.combine is not None else out + terms
         self.emitted = final
         keep = starts + w - 1 >= final  # windows ending before the next unemitted step are done with
         self.starts, self.values = starts[keep], values[keep]
@@ -224,7 +288,8 @@ class Stream:
     """Score a growing series with a fitted detector; final scores equal batch scoring of all rows.
 
     Args:
-        detector: a fitted detector that is windowed (``WindowDetector``) or step-local (``Tags.step_local``).
+        detector: a fitted detector that declares a ``StreamPlan`` (every ``WindowDetector`` does) or is
+            step-local (``Tags.step_local``).
 
     Raises:
         NotImplementedError: the detector's scores cannot be reproduced incrementally (its
@@ -244,14 +309,20 @@ class Stream:
         self.n_channels = int(detector.n_channels_in_)
         self.threshold = float(detector.threshold_)
         name = detector.registry_name or type(detector).__name__
-        if isinstance(detector, WindowDetector):
-            self._scorer: _WindowScorer | _StepLocalScorer = _WindowScorer(detector, self.n_channels)
+        plan = detector._stream_plan()
+        if plan is not None:
+            self._scorer: _WindowScorer | _StepLocalScorer | _ContextScorer = _WindowScorer(
+                plan, detector.min_series_length(), self.n_channels
+            )
         elif detector.tags.step_local:
             self._scorer = _StepLocalScorer(detector)
+        elif detector._stream_context() is not None:
+            before, after = detector._stream_context()
+            self._scorer = _ContextScorer(detector, before, after, self.n_channels)
         else:
             reason = detector.stream_limitation or (
-                "it is neither windowed (a WindowDetector) nor step-local (Tags.step_local), so the stream "
-                "cannot know which rows a score depends on"
+                "it declares no stream plan (core.windows.StreamPlan), no bounded context (_stream_context) and "
+                "is not step-local (Tags.step_local), so the stream cannot know which rows a score depends on"
             )
             raise NotImplementedError(f"{name} cannot be streamed with scores equal to batch scoring: {reason}")
         self.n_rows = 0

@@ -84,11 +84,6 @@ class M2AD(BaseDetector):
     """
 
     tags: ClassVar[Tags] = Tags(min_length=2, uses_torch=True)
-    stream_limitation: ClassVar[str] = (
-        "its residual features are smoothed with a centred filter that repeats the series' last values at its "
-        "end (so the last steps change when rows arrive), after an LSTM forecast that is not the shared window "
-        "pipeline; no stream for that is written yet"
-    )
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **{name: [Interval(int, 1, None)] for name in (
             "window", "hidden_size", "n_layers", "smooth_window", "area_window", "n_components", "train_stride",
@@ -155,6 +150,12 @@ class M2AD(BaseDetector):
 
     def min_series_length(self) -> int:
         return int(self.window) + 1
+
+    def _stream_context(self) -> tuple[int, int]:
+        """A step's residual comes from the ``window`` rows before it, and its features smooth residuals over a
+        centred moving window (``uniform_filter1d``: ``m // 2`` steps before, ``m - 1 - m // 2`` after)."""
+        sizes = [max(int(m), 1) for m in (self.smooth_window, self.area_window)]
+        return int(self.window) + max(m // 2 for m in sizes), max(m - 1 - m // 2 for m in sizes)
 
     # ------------------------------------------------------------------------------------ structure
     def _layout(self, n_channels: int) -> list[int]:
