@@ -162,6 +162,24 @@ def test_save_load_roundtrip_uses_no_pickle(tmp_path):
     np.testing.assert_allclose(load_model(path).anomaly_score(X), det.anomaly_score(X))
 
 
+def test_metadata_is_saved_checksummed_and_returned(tmp_path):
+    det = make_detector("pca", window=8).fit(make_series(200, 2))
+    path = det.save(tmp_path / "m", metadata={"data_schema": {"channels": ["a", "b"]}})
+    loaded, metadata = load_model(path, with_metadata=True)
+    assert metadata == {"data_schema": {"channels": ["a", "b"]}}
+    assert not hasattr(loaded, "data_schema_")  # metadata is not fitted state
+    assert load_model(det.save(tmp_path / "plain"), with_metadata=True)[1] == {}
+    with pytest.raises(TypeError, match="JSON-able"):
+        det.save(tmp_path / "bad", metadata={"x": object()})
+    raw, size, header = _header(path)
+    config = json.loads(header["__metadata__"]["anomalyforge"])
+    config["metadata"]["data_schema"]["channels"] = ["b", "a"]
+    header["__metadata__"]["anomalyforge"] = json.dumps(config, sort_keys=True)
+    _rewrite(path, raw, size, header)
+    with pytest.raises(ValueError, match="modified after it was written"):
+        load_model(path)
+
+
 def test_tampered_weights_are_refused(tmp_path):
     _, path = _fitted(tmp_path)
     raw = bytearray(path.read_bytes())

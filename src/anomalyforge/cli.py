@@ -2,6 +2,9 @@
 
     anomalyforge detectors | generators
     anomalyforge detect SERIES.csv [--train TRAIN.csv] --detector NAME [--param k=v ...] --out DIR
+    anomalyforge fit TRAIN.csv --detector NAME [--param k=v ...] [--fill ffill] --out MODEL.safetensors
+    anomalyforge score MODEL.safetensors SERIES.csv --out DIR
+    anomalyforge stream MODEL.safetensors [FILE|-] [--follow --idle-timeout S]
     anomalyforge datasets [--root DIR]
     anomalyforge generate --generator NAME --dataset MSL --series C-1 --out DIR
     anomalyforge generate --compare genias,rules --dataset MSL --series C-1
@@ -32,6 +35,22 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_detection(result: object, detector: str) -> None:
+    for notice in result.notices:  # type: ignore[attr-defined]
+        print(f"notice: {notice}", file=sys.stderr)
+    flagged = int(result.predictions.sum())  # type: ignore[attr-defined]
+    print(f"detector      {detector} (fitted on {result.trained_on})")  # type: ignore[attr-defined]
+    print(f"time steps    {len(result.scores)}   flagged {flagged}   threshold {result.threshold:.6g}")  # type: ignore[attr-defined]
+    print(f"alerts        {len(result.intervals)}")  # type: ignore[attr-defined]
+    print(f"fit / score   {result.fit_seconds:.2f} s / {result.score_seconds:.2f} s")  # type: ignore[attr-defined]
+    for key in ("vus_pr", "aupr", "auroc", "best_f1"):
+        if key in result.metrics:  # type: ignore[attr-defined]
+            print(f"{key:<13} {result.metrics[key]:.4f}")  # type: ignore[attr-defined]
+    print(f"scores        {result.scores_csv}")  # type: ignore[attr-defined]
+    print(f"intervals     {result.intervals_csv}")  # type: ignore[attr-defined]
+    print(f"plot          {result.plot_png}")  # type: ignore[attr-defined]
+
+
 def _cmd_detect(args: argparse.Namespace) -> int:
     from anomalyforge.apps.detect import run_detection
     from anomalyforge.apps.params import detector_params
@@ -44,17 +63,43 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         params=detector_params(args.detector, args.param),
         fill=args.fill,
         save_model=args.save_model,
+        max_gap=args.max_gap,
+        min_length=args.min_length,
         progress=not args.quiet,
     )
-    flagged = int(result.predictions.sum())
-    print(f"detector      {args.detector} (fitted on {result.trained_on})")
-    print(f"time steps    {len(result.scores)}   flagged {flagged}   threshold {result.threshold:.6g}")
-    print(f"fit / score   {result.fit_seconds:.2f} s / {result.score_seconds:.2f} s")
-    for key in ("vus_pr", "aupr", "auroc", "best_f1"):
-        if key in result.metrics:
-            print(f"{key:<13} {result.metrics[key]:.4f}")
-    print(f"scores        {result.scores_csv}")
-    print(f"plot          {result.plot_png}")
+    _print_detection(result, args.detector)
+    return 0
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from anomalyforge.apps.fitscore import fit_model
+    from anomalyforge.apps.params import detector_params
+
+    result = fit_model(args.train, args.detector, args.out, params=detector_params(args.detector, args.param),
+                       fill=args.fill)  # fmt: skip
+    print(f"detector      {args.detector} (fitted on {args.train}, {result.n_rows} rows, {result.fit_seconds:.2f} s)")
+    print(f"channels      {', '.join(result.schema.channels)}")
+    print(f"threshold     {result.model.threshold_:.6g}")
+    print(f"model         {result.model_path}")
+    return 0
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from anomalyforge.apps.fitscore import score_file
+
+    result = score_file(args.model, args.series, args.out, fill=args.fill, max_gap=args.max_gap,
+                        min_length=args.min_length)  # fmt: skip
+    _print_detection(result, f"{result.detector} from {args.model}")
+    return 0
+
+
+def _cmd_stream(args: argparse.Namespace) -> int:
+    from anomalyforge.apps.stream import run_stream
+
+    if args.follow and args.source == "-":
+        raise ValueError("--follow reads a file as it grows; with stdin (-) rows are read as they arrive anyway")
+    run_stream(args.model, args.source, follow=args.follow, idle_timeout=args.idle_timeout, poll=args.poll,
+               fill=args.fill, max_gap=args.max_gap, min_length=args.min_length)  # fmt: skip
     return 0
 
 
@@ -130,6 +175,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_detector_option(p: argparse.ArgumentParser) -> None:
+    """``--detector``, the same for detect and fit (so a default given to one is the other's)."""
+    p.add_argument("--detector", required=True, help="registered detector name (see `anomalyforge detectors`)")
+
+
+def _add_alert_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-gap", type=int, default=0, metavar="N",
+                   help="flagged steps at most N unflagged steps apart form one alert (default 0)")
+    p.add_argument("--min-length", type=int, default=1, metavar="N", help="drop alerts shorter than N steps")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anomalyforge", description="Time-series anomaly detection toolkit.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -140,13 +196,41 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("detect", help="fit a detector and score a CSV/Parquet series")
     p.add_argument("series", help="CSV/Parquet: numeric columns are channels; timestamp and label columns optional")
     p.add_argument("--train", help="normal training series in the same layout (default: fit on SERIES)")
-    p.add_argument("--detector", required=True, help="registered detector name (see `anomalyforge detectors`)")
+    _add_detector_option(p)
     p.add_argument("--param", action="append", metavar="K=V", help="detector parameter, repeatable")
     p.add_argument("--out", required=True, help="output folder for scores.csv and plot.png")
     p.add_argument("--fill", choices=["none", "ffill"], default="none", help="missing cells: refuse or fill")
     p.add_argument("--save-model", action="store_true", help="also write model.safetensors")
+    _add_alert_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_detect)
+
+    p = sub.add_parser("fit", help="fit a detector on a CSV/Parquet training file and save it")
+    p.add_argument("train", help="CSV/Parquet: numeric columns are channels; timestamp and label columns optional")
+    _add_detector_option(p)
+    p.add_argument("--param", action="append", metavar="K=V", help="detector parameter, repeatable")
+    p.add_argument("--fill", choices=["none", "ffill"], default="none", help="missing cells: refuse or fill")
+    p.add_argument("--out", required=True, help="model file to write (.safetensors)")
+    p.set_defaults(func=_cmd_fit)
+
+    p = sub.add_parser("score", help="score a CSV/Parquet file with a model saved by fit")
+    p.add_argument("model", help="model file written by `anomalyforge fit`")
+    p.add_argument("series", help="file with the channels the model was fitted on (any column order)")
+    p.add_argument("--out", required=True, help="output folder for scores.csv, intervals.csv and plot.png")
+    p.add_argument("--fill", choices=["none", "ffill"], help="missing cells (default: the option used at fit)")
+    _add_alert_options(p)
+    p.set_defaults(func=_cmd_score)
+
+    p = sub.add_parser("stream", help="score CSV rows as they arrive; one JSON line per step and per alert")
+    p.add_argument("model", help="model file written by `anomalyforge fit`")
+    p.add_argument("source", nargs="?", default="-", help="CSV file (with its header line), or - for stdin")
+    p.add_argument("--follow", action="store_true", help="keep reading the file as it grows, like tail -f")
+    p.add_argument("--idle-timeout", type=float, metavar="S",
+                   help="stop after S seconds without new rows (default: never while following or on stdin)")
+    p.add_argument("--poll", type=float, default=0.1, metavar="S", help="seconds between checks with --follow")
+    p.add_argument("--fill", choices=["none", "ffill"], help="empty cells (default: the option used at fit)")
+    _add_alert_options(p)
+    p.set_defaults(func=_cmd_stream)
 
     p = sub.add_parser("datasets", help="list the benchmark datasets found under a data root")
     p.add_argument("--root", help="data root (default: $ANOMALYFORGE_DATA or ../shared/datasets)")
@@ -188,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError, TypeError) as exc:
+    except (ValueError, FileNotFoundError, KeyError, TypeError, NotImplementedError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"anomalyforge {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -1,37 +1,20 @@
-"""Run one detector on a CSV/Parquet series and write its scores and a plot (``anomalyforge detect``)."""
+"""Run one detector on a CSV/Parquet series and write its scores and a plot (``anomalyforge detect``).
+
+``detect`` is ``fit`` + ``score`` in one run (``apps.fitscore``): the same fitting, the same checks of the
+scored file against the training file's columns, the same outputs.
+"""
 
 from __future__ import annotations
 
-import json
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 from tqdm.auto import tqdm
 
-from anomalyforge.apps.plotting import plot_scores
-from anomalyforge.core.registry import make_detector
+from anomalyforge.apps.fitscore import DetectionResult, fit_loaded, read_scored_file, save_fitted, write_outputs
 from anomalyforge.datasets.generic import load_generic
 
 __all__ = ["DetectionResult", "run_detection"]
-
-
-@dataclass
-class DetectionResult:
-    """What ``run_detection`` produced."""
-
-    scores: np.ndarray
-    predictions: np.ndarray
-    threshold: float
-    scores_csv: Path
-    plot_png: Path
-    fit_seconds: float
-    score_seconds: float
-    trained_on: str
-    metrics: dict[str, float] = field(default_factory=dict)
 
 
 def run_detection(
@@ -43,6 +26,8 @@ def run_detection(
     params: dict[str, Any] | None = None,
     fill: str = "none",
     save_model: bool = False,
+    max_gap: int = 0,
+    min_length: int = 1,
     progress: bool = True,
 ) -> DetectionResult:
     """Fit ``detector`` and score every step of the series in ``series_path``.
@@ -50,71 +35,39 @@ def run_detection(
     The detector is fitted on ``train_path`` when given (its labels, if any, are ignored), otherwise on the
     scored series itself (plain unsupervised use; a clean training part gives better scores). Writes
     ``out_dir/scores.csv`` (step, timestamp if the file has one, score, prediction, label if the file has
-    one) and ``out_dir/plot.png``; with ``save_model`` also ``out_dir/model.safetensors``.
+    one), ``out_dir/intervals.csv`` (alerts), ``out_dir/plot.png``, ``out_dir/metrics.json`` with labels;
+    with ``save_model`` also ``out_dir/model.safetensors`` (with its data schema, for ``score``/``stream``).
 
     Returns:
-        the scores, 0/1 predictions, threshold, output paths, timings and (with labels) the metrics.
+        the scores, 0/1 predictions, threshold, alert intervals, output paths, timings and (with labels) the
+        metrics.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    steps = ["load", "fit", "score", "write"]
-    bar = tqdm(total=len(steps), desc="detect", unit="stage", disable=not progress)
+    bar = tqdm(total=4, desc="detect", unit="stage", disable=not progress)
     bar.set_postfix_str("loading")
-    data = load_generic(series_path, fill=fill)  # type: ignore[arg-type]
-    train = load_generic(train_path, fill=fill).test if train_path else data.test  # type: ignore[arg-type]
+    train = load_generic(train_path if train_path else series_path, fill=fill)  # type: ignore[arg-type]
     bar.update()
     bar.set_postfix_str(f"fitting {detector}")
-    model = make_detector(detector, **(params or {}))
-    t0 = time.perf_counter()
-    model.fit(train)
-    fit_seconds = time.perf_counter() - t0
+    fitted = fit_loaded(train, detector, params=params, fill=fill, source=str(train_path or series_path))
+    if train_path:
+        data, notices = read_scored_file(series_path, fitted.schema, fill)
+    else:
+        data, notices = train, []
     bar.update()
     bar.set_postfix_str("scoring")
-    t0 = time.perf_counter()
-    scores = model.anomaly_score(data.test)
-    score_seconds = time.perf_counter() - t0
-    predictions = (scores > model.threshold_).astype(np.int8)
+    scores, written = write_outputs(
+        fitted.model, data, out, name=detector, title=f"{Path(series_path).name}: {detector}", max_gap=max_gap,
+        min_length=min_length,
+    )  # fmt: skip
     bar.update()
-    bar.set_postfix_str("writing")
-    table = pd.DataFrame({"step": np.arange(len(scores))})
-    if "test_timestamps" in data.meta:
-        table["timestamp"] = data.meta["test_timestamps"]
-    table["score"] = scores
-    table["prediction"] = predictions
-    has_labels = bool(data.meta.get("has_labels"))
-    if has_labels:
-        table["label"] = data.labels
-    scores_csv = out / "scores.csv"
-    table.to_csv(scores_csv, index=False)
-    plot_png = plot_scores(
-        data.test,
-        {detector: scores},
-        out / "plot.png",
-        labels=data.labels if has_labels else None,
-        flagged=predictions,
-        threshold=model.threshold_,
-        channel_names=data.channels,
-        title=f"{Path(series_path).name}: {detector}",
-    )
-    metrics: dict[str, float] = {}
-    if has_labels and data.labels.any() and not data.labels.all():
-        from anomalyforge.metrics import estimate_sliding_window, evaluate
-
-        window = estimate_sliding_window(data.test)  # TSB-AD's protocol: the series' period, not its labels
-        metrics = {k: float(v) for k, v in evaluate(data.labels, scores, sliding_window=window).items()}
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     if save_model:
-        model.save(out / "model.safetensors")
+        save_fitted(fitted, out / "model.safetensors")
     bar.update()
     bar.close()
     return DetectionResult(
-        scores=scores,
-        predictions=predictions,
-        threshold=float(model.threshold_),
-        scores_csv=scores_csv,
-        plot_png=plot_png,
-        fit_seconds=fit_seconds,
-        score_seconds=score_seconds,
+        scores=scores, fit_seconds=fitted.fit_seconds, notices=notices,
         trained_on=str(train_path) if train_path else "the scored series itself",
-        metrics=metrics,
-    )
+        **{k: written[k] for k in ("predictions", "threshold", "scores_csv", "plot_png", "intervals_csv",
+                                   "intervals", "metrics", "score_seconds")},
+    )  # fmt: skip

@@ -43,6 +43,8 @@ class Tags:
         allow_nan: NaN values are handled by the detector itself.
         deterministic: the same ``random_state`` gives the same scores.
         uses_torch: has torch modules (saved as safetensors).
+        step_local: the score of a step is a function of that step's row alone (no window, no series
+            statistic), so ``core.stream.Stream`` scores each row as it arrives.
     """
 
     multivariate: bool = True
@@ -51,6 +53,7 @@ class Tags:
     allow_nan: bool = False
     deterministic: bool = True
     uses_torch: bool = False
+    step_local: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,11 +84,12 @@ class SaveLoadMixin:
         """Check every constructor parameter against the constraints declared by the class and its bases."""
         validate_params(type(self).__name__, self.get_params(deep=False), _declared_constraints(type(self)))
 
-    def save(self, path: str | Path) -> Path:
-        """Write the model to one ``.safetensors`` file (JSON config + weights, never pickle)."""
+    def save(self, path: str | Path, *, metadata: dict[str, Any] | None = None) -> Path:
+        """Write the model to one ``.safetensors`` file (JSON config + weights, never pickle), with optional
+        JSON ``metadata`` (see ``core.persistence.save_model``)."""
         from anomalyforge.core.persistence import save_model
 
-        return save_model(self, path)
+        return save_model(self, path, metadata=metadata)
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
@@ -118,6 +122,9 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
     }
     threshold: Any
     contamination: float
+    #: Why ``core.stream.Stream`` cannot reproduce this detector's batch scores (empty: it can, or the
+    #: detector is windowed or step-local and the stream knows how); the stream's error quotes it.
+    stream_limitation: ClassVar[str] = ""
 
     @property
     def registry_name(self) -> str | None:
@@ -142,6 +149,17 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
     def min_series_length(self) -> int:
         """Fewest time steps ``fit`` and scoring accept (windowed detectors: at least one window)."""
         return self.tags.min_length
+
+    def _stream_plan(self) -> Any:
+        """A ``core.windows.StreamPlan`` when the scores are the window pipeline's (possibly combined with a
+        per-row term), for ``core.stream.Stream``; None otherwise (the default)."""
+        return None
+
+    def _stream_context(self) -> tuple[int, int] | None:
+        """``(before, after)``: a step's score depends on at most ``before`` earlier and ``after`` later rows
+        (with the series start as batch scoring sees it), so ``core.stream.Stream`` can rescore a bounded
+        buffer; None (the default): not declared."""
+        return None
 
     # ---------------------------------------------------------------------------------------- public
     def fit(self, X: Any, y: Any = None) -> BaseDetector:

@@ -2,9 +2,11 @@
 
 The file's header metadata holds a JSON configuration (format version, package version, registry name,
 constructor parameters, JSON-able fitted attributes) and a SHA-256 digest of that configuration and of
-every stored array. Arrays, torch ``state_dict`` tensors and fitted scikit-learn objects (as ``skops.io``
-bytes, loaded with an explicit list of trusted modules) are the file's tensors. Loading checks the format,
-the package version and the digest, so a file from another version or an edited file fails with a clear
+every stored array, and optionally a JSON ``metadata`` dict the caller attaches (the command line stores
+the training file's data schema there: channel names and order, reading options). Arrays, torch
+``state_dict`` tensors and fitted scikit-learn objects (as ``skops.io`` bytes, loaded with an explicit
+list of trusted modules) are the file's tensors. Loading checks the format, the package version and the
+digest, so a file from another version or an edited file fails with a clear
 error instead of giving wrong scores.
 """
 
@@ -179,8 +181,23 @@ def _digest(config_json: str, tensors: dict[str, np.ndarray]) -> str:
 
 
 # ------------------------------------------------------------------------------------------- public
-def save_model(obj: Any, path: str | Path) -> Path:
-    """Write a fitted or unfitted detector/generator to ``path`` (``.safetensors`` appended if missing)."""
+def save_model(obj: Any, path: str | Path, *, metadata: dict[str, Any] | None = None) -> Path:
+    """Write a fitted or unfitted detector/generator to ``path`` (``.safetensors`` appended if missing).
+
+    Args:
+        obj: a registered detector or generator.
+        path: the file to write.
+        metadata: JSON-able facts about the model that are not the model (e.g. the columns it was fitted on);
+            stored in the checksummed configuration and returned by ``load_model(path, with_metadata=True)``.
+
+    Returns:
+        the path written.
+    """
+    if metadata is not None:
+        try:
+            metadata = json.loads(json.dumps(metadata))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"model metadata must be JSON-able: {exc}") from exc
     path = Path(path)
     if path.suffix != ".safetensors":
         path = path.with_name(path.name + ".safetensors")
@@ -191,6 +208,7 @@ def save_model(obj: Any, path: str | Path) -> Path:
         "anomalyforge_version": anomalyforge.__version__,
         **_describe(obj),
         "state": _encode_state(obj, "", tensors),
+        "metadata": metadata or {},
     }
     config_json = json.dumps(config, sort_keys=True)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -198,8 +216,12 @@ def save_model(obj: Any, path: str | Path) -> Path:
     return path
 
 
-def load_model(path: str | Path) -> Any:
+def load_model(path: str | Path, *, with_metadata: bool = False) -> Any:
     """Read a model written by ``save_model``.
+
+    Args:
+        path: the file.
+        with_metadata: return ``(model, metadata)``, the metadata dict given to ``save_model`` ({} if none).
 
     Raises:
         FileNotFoundError: no such file.
@@ -233,4 +255,4 @@ def load_model(path: str | Path) -> Any:
         )
     obj = _instantiate(config)
     _decode_state(obj, config["state"], "", tensors)
-    return obj
+    return (obj, dict(config.get("metadata") or {})) if with_metadata else obj

@@ -20,6 +20,7 @@ its window score is the mean over the window's steps.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Literal, get_args
@@ -47,6 +48,7 @@ __all__ = [
     "score_series",
     "window_scores",
     "WindowDetector",
+    "StreamPlan",
 ]
 
 How = Literal["max", "mean", "min", "last", "point"]
@@ -334,6 +336,33 @@ def window_scores(
     return np.concatenate(parts), starts
 
 
+@dataclass(frozen=True)
+class StreamPlan:
+    """What ``core.stream.Stream`` needs to score a detector incrementally, declared by the detector.
+
+    The step score is ``combine(window_steps, step_terms)``: the window pipeline's per-step scores (windows
+    of ``standardise(rows)`` scored by ``score_windows`` inside ``scoring()``, mapped with ``spec.how``),
+    combined per step with an optional term computed from each standardised row alone (``step_terms``).
+    ``WindowDetector`` declares the plain pipeline (no step term); a detector with another structure of the
+    same kind (VAN-AD: windowed reconstruction + per-step flow NLL) declares its own.
+
+    Attributes:
+        spec: window length, scoring stride, ``how``, batch size.
+        standardise: (k, C) raw rows -> (k, C) rows the windows are cut from (per-row, no series statistic).
+        score_windows: (b, window, C) windows -> (b,) or (b, window) scores.
+        scoring: the context ``score_windows`` and ``step_terms`` run in.
+        step_terms: (k, C) standardised rows -> (k,) per-row term, or None.
+        combine: ``(window_steps (k,), step_terms (k,))`` -> (k,) scores; None: the window steps as they are.
+    """
+
+    spec: WindowSpec
+    standardise: Callable[[np.ndarray], np.ndarray]
+    score_windows: Callable[[np.ndarray], np.ndarray]
+    scoring: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext
+    step_terms: Callable[[np.ndarray], np.ndarray] | None = None
+    combine: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+
+
 class WindowDetector(BaseDetector):
     """A detector whose model sees windows; the shared pipeline (``core.windows``) does everything else.
 
@@ -361,6 +390,17 @@ class WindowDetector(BaseDetector):
     def _score_windows(self, batch: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def _scoring(self) -> contextlib.AbstractContextManager[object]:
+        """The context every call of ``_score_windows`` runs in (torch models: eval mode, device, threads).
+
+        Batch scoring and ``core.stream.Stream`` both enter it, so a subclass that needs one writes it once.
+        """
+        return contextlib.nullcontext()
+
+    def _stream_plan(self) -> StreamPlan:
+        """The plain window pipeline, for ``core.stream.Stream``."""
+        return StreamPlan(self._window_spec(), self._standardise, self._score_windows, self._scoring)
+
     def supported_how(self) -> tuple[str, ...]:
         """The window -> step mappings this model supports."""
         return HOWS if self.per_step_scores else tuple(h for h in HOWS if h != "point")
@@ -380,4 +420,5 @@ class WindowDetector(BaseDetector):
         self._fit_windows(training_windows(Z, spec), Z)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        return score_series(self._score_windows, self._standardise(X), self._window_spec())
+        with self._scoring():
+            return score_series(self._score_windows, self._standardise(X), self._window_spec())

@@ -32,7 +32,7 @@ from anomalyforge.datasets._io import fill_missing, numeric_columns, read_table,
 from anomalyforge.datasets._io import label_column as to_labels
 from anomalyforge.datasets.base import DatasetLoader, SeriesData
 
-__all__ = ["GenericLoader", "load_generic"]
+__all__ = ["GenericLoader", "load_generic", "read_columns", "split_columns"]
 
 _SUFFIXES = (".csv.gz", ".csv", ".parquet", ".pq")
 _LABELS = ("label", "is_anomaly", "anomaly")
@@ -46,6 +46,39 @@ def _pick(columns: list[str], given: str | None, candidates: tuple[str, ...], wh
         return given
     lowered = {c.lower(): c for c in columns}
     return next((lowered[c] for c in candidates if c in lowered), None)
+
+
+def read_columns(path: str | Path) -> list[str]:
+    """The column names of a CSV/Parquet file, read from its header (or schema) only."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no file {path}")
+    try:
+        if path.name.endswith((".parquet", ".pq")):
+            import pyarrow.parquet as pq
+
+            return [str(c).strip() for c in pq.ParquetFile(path).schema_arrow.names]
+        return [str(c).strip() for c in pd.read_csv(path, nrows=0).columns]
+    except Exception as exc:  # pandas / pyarrow raise several types
+        raise ValueError(f"{path}: could not read its header ({exc})") from exc
+
+
+def split_columns(
+    columns: Sequence[str],
+    *,
+    label_column: str | None = None,
+    timestamp_column: str | None = None,
+    where: str | Path = "the file",
+) -> tuple[str | None, str | None, list[str]]:
+    """Which column is the label, which the timestamp and which are channels (the module docstring's rules).
+
+    Returns:
+        ``(label_column, timestamp_column, channel_columns)``; the first two may be None.
+    """
+    columns = [str(c) for c in columns]
+    label_col = _pick(columns, label_column, _LABELS, "label", Path(where))
+    time_col = _pick(columns, timestamp_column, _TIMES, "timestamp", Path(where))
+    return label_col, time_col, [c for c in columns if c not in (label_col, time_col)]
 
 
 def load_generic(
@@ -91,11 +124,10 @@ def load_generic(
         frame = read_table(path, header=True)
     frame.columns = [str(c).strip() for c in frame.columns]
     columns = list(frame.columns)
-    label_col = _pick(columns, label_column, _LABELS, "label", path)
-    time_col = _pick(columns, timestamp_column, _TIMES, "timestamp", path)
-    if channels is None:
-        channel_cols = [c for c in columns if c not in (label_col, time_col)]
-    else:
+    label_col, time_col, channel_cols = split_columns(
+        columns, label_column=label_column, timestamp_column=timestamp_column, where=path
+    )
+    if channels is not None:
         unknown = [c for c in channels if c not in columns]
         if unknown:
             raise ValueError(f"{path}: no column(s) {unknown}; columns are {', '.join(columns)}")
@@ -137,6 +169,8 @@ def load_generic(
         "source": str(path),
         "split": "no training part" if cut is None else f"first {cut} rows as train (labels ignored)",
         "has_labels": label_col is not None,
+        "label_column": label_col,
+        "timestamp_column": time_col,
         "fill": fill,
         "n_missing": n_missing,
         "n_filled": n_filled,

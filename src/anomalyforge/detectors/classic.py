@@ -349,7 +349,7 @@ class WindowKNN(WindowSklearnDetector):
 class ZScore(BaseDetector):
     """Largest absolute per-channel z-score of each step against the training mean and deviation."""
 
-    tags: ClassVar[Tags] = Tags(min_length=2, requires_training=False)
+    tags: ClassVar[Tags] = Tags(min_length=2, requires_training=False, step_local=True)
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
 
     def __init__(self, contamination: float = 0.01, threshold: Any = None) -> None:

@@ -258,7 +258,3 @@ class TorchModelScoring:
         with torch_threads():
             self.model_.to(device).eval()
             yield device
-
-    def _score(self, X: np.ndarray) -> np.ndarray:
-        with self._scoring():
-            return super()._score(X)  # type: ignore[misc]

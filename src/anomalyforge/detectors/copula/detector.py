@@ -24,6 +24,8 @@ breaks inter-channel dependence can be seen in the copula term alone.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -333,10 +335,11 @@ class CopulaDetector(WindowDetector):
         terms = self._terms(batch)
         return {"both": terms[:, 0] + terms[:, 1], "marginal": terms[:, 0], "copula": terms[:, 1]}[self.terms]
 
-    def _score(self, X: np.ndarray) -> np.ndarray:
+    @contextlib.contextmanager
+    def _scoring(self) -> Iterator[None]:
         with torch_threads():
             self.model_.eval()
-            return super()._score(X)
+            yield
 
     def score_components(self, X: Any) -> dict[str, np.ndarray]:
         """Per-step scores of each likelihood term.

@@ -151,6 +151,12 @@ class M2AD(BaseDetector):
     def min_series_length(self) -> int:
         return int(self.window) + 1
 
+    def _stream_context(self) -> tuple[int, int]:
+        """A step's residual comes from the ``window`` rows before it, and its features smooth residuals over a
+        centred moving window (``uniform_filter1d``: ``m // 2`` steps before, ``m - 1 - m // 2`` after)."""
+        sizes = [max(int(m), 1) for m in (self.smooth_window, self.area_window)]
+        return int(self.window) + max(m // 2 for m in sizes), max(m - 1 - m // 2 for m in sizes)
+
     # ------------------------------------------------------------------------------------ structure
     def _layout(self, n_channels: int) -> list[int]:
         sizes = list(self.system_sizes) if self.system_sizes is not None else [n_channels]

@@ -50,6 +50,8 @@ with stride 10, as in the paper); the learning rate is constant (the code halves
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -58,7 +60,15 @@ import torch
 from anomalyforge.core.base import RANDOM_STATE, BaseDetector, Tags
 from anomalyforge.core.registry import DETECTORS
 from anomalyforge.core.validation import Interval, Options
-from anomalyforge.core.windows import HOWS, WindowSpec, score_series, standardise, standardiser, training_windows
+from anomalyforge.core.windows import (
+    HOWS,
+    StreamPlan,
+    WindowSpec,
+    score_series,
+    standardise,
+    standardiser,
+    training_windows,
+)
 from anomalyforge.detectors.vanad.checkpoint import load_mae_checkpoint
 from anomalyforge.detectors.vanad.flow import build_flow, fit_flow, flow_nll
 from anomalyforge.detectors.vanad.image import (
@@ -306,26 +316,45 @@ class VanAD(BaseDetector):
 
     # ---------------------------------------------------------------------------------------- score
     def _score(self, X: np.ndarray) -> np.ndarray:
-        with torch_threads():
-            rec, nll = self._terms(standardise(X, self.mean_, self.std_))
+        rec, nll = self._terms(standardise(X, self.mean_, self.std_))
         return self._combine(rec, nll)
 
-    @torch.no_grad()
+    @contextlib.contextmanager
+    def _scoring(self) -> Iterator[None]:
+        """Eval mode on the device, the package's torch threads, no autograd: where every score is computed."""
+        device = resolve_device(self.device)
+        with torch_threads(), torch.no_grad():
+            self.mae_.to(device).eval()
+            if self.has_flow_:
+                self.flow_.to(device).eval()
+            yield
+
+    def _step_errors(self, batch: np.ndarray) -> np.ndarray:
+        """(B, L, N) standardised windows -> (B, L) squared reconstruction error per step (mean over channels)."""
+        w = torch.as_tensor(batch, dtype=torch.float32, device=resolve_device(self.device))
+        return ((self.reconstruct(w) - w) ** 2).mean(dim=2).double().cpu().numpy()
+
+    def _step_nll(self, Z: np.ndarray) -> np.ndarray:
+        """(n, N) standardised rows -> (n,) flow NLL of each row (zeros without a flow)."""
+        if not self.has_flow_:
+            return np.zeros(Z.shape[0])
+        return flow_nll(self.flow_, Z[:, self.flow_channels_], resolve_device(self.device))
+
     def _terms(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-step reconstruction error and flow NLL of a standardised (n, N) series."""
-        device = resolve_device(self.device)
-        self.mae_.to(device).eval()
-        n = Z.shape[0]
+        with self._scoring():
+            return score_series(self._step_errors, Z, self._window_spec()), self._step_nll(Z)
 
-        def step_errors(batch: np.ndarray) -> np.ndarray:
-            w = torch.as_tensor(batch, dtype=torch.float32, device=device)
-            return ((self.reconstruct(w) - w) ** 2).mean(dim=2).double().cpu().numpy()  # (B, L)
-
-        rec = score_series(step_errors, Z, self._window_spec())
-        if not self.has_flow_:
-            return rec, np.zeros(n)
-        self.flow_.to(device).eval()
-        return rec, flow_nll(self.flow_, Z[:, self.flow_channels_], device)
+    def _stream_plan(self) -> StreamPlan:
+        """Windowed reconstruction term + per-row flow term, combined per step: ``core.stream`` can follow it."""
+        return StreamPlan(
+            spec=self._window_spec(),
+            standardise=lambda X: standardise(X, self.mean_, self.std_),
+            score_windows=self._step_errors,
+            scoring=self._scoring,
+            step_terms=self._step_nll,
+            combine=self._combine,
+        )
 
     def _combine(self, rec: np.ndarray, nll: np.ndarray) -> np.ndarray:
         if self.combine == "paper":
