@@ -100,6 +100,7 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=60.0, help="GenIAS training seconds per series")
     ap.add_argument("--n", type=int, default=500, help="anomalies per generator")
     ap.add_argument("--quick", action="store_true", help="one series per dataset")
+    ap.add_argument("--per-dataset", type=int, default=None, help="at most this many series per dataset")
     ap.add_argument("--dev", action="store_true", help="the dev-suite series (for decisions) instead")
     ap.add_argument("--only", type=str, default="", help="comma-separated datasets")
     ap.add_argument("--generators", type=str, default=",".join(GENERATORS), help="comma-separated, genias first")
@@ -114,7 +115,7 @@ def main() -> None:
     if args.only:
         series = {d: v for d, v in series.items() if d in args.only.split(",")}
     for dataset, names in series.items():
-        for name in names[:1] if args.quick else names:
+        for name in names[: 1 if args.quick else args.per_dataset]:
             _made.clear()
             t0 = time.perf_counter()
             params = {"genias": {"time_budget": args.budget, **extra}}
