@@ -58,7 +58,16 @@ import torch
 from anomalyforge.core.base import RANDOM_STATE, BaseDetector, Tags
 from anomalyforge.core.registry import DETECTORS
 from anomalyforge.core.validation import Interval, Options
-from anomalyforge.core.windows import HOWS, WindowSpec, score_series, standardise, standardiser, training_windows
+from anomalyforge.core.windows import (
+    HOWS,
+    WindowSpec,
+    channel_steps,
+    score_series,
+    standardise,
+    standardiser,
+    training_windows,
+    window_scores,
+)
 from anomalyforge.detectors.vanad.checkpoint import load_mae_checkpoint
 from anomalyforge.detectors.vanad.flow import build_flow, fit_flow, flow_nll
 from anomalyforge.detectors.vanad.image import (
@@ -105,7 +114,7 @@ def _centre_and_spread(values: np.ndarray) -> tuple[float, float]:
 class VanAD(BaseDetector):
     """VAN-AD: checkerboard-masked MAE reconstruction of series images + ADMM + a MAF density term."""
 
-    tags: ClassVar[Tags] = Tags(min_length=8, uses_torch=True)
+    tags: ClassVar[Tags] = Tags(min_length=8, uses_torch=True, channel_scores=True)
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "window": [Interval(int, 2, None)],
         "period": [None, Interval(int, 1, None)],
@@ -326,6 +335,25 @@ class VanAD(BaseDetector):
             return rec, np.zeros(n)
         self.flow_.to(device).eval()
         return rec, flow_nll(self.flow_, Z[:, self.flow_channels_], device)
+
+    def channel_baseline(self) -> np.ndarray:
+        return self.mean_
+
+    @torch.no_grad()
+    def _channel_scores(self, X: np.ndarray) -> np.ndarray:
+        """Per-channel reconstruction error ``(y_dec - x)**2`` mapped to steps, (n, C); the flow term is joint
+        over channels and has no per-channel part, so it is left out."""
+        with torch_threads():
+            device = resolve_device(self.device)
+            self.mae_.to(device).eval()
+
+            def cell_errors(batch: np.ndarray) -> np.ndarray:
+                w = torch.as_tensor(batch, dtype=torch.float32, device=device)
+                return ((self.reconstruct(w) - w) ** 2).double().cpu().numpy()  # (B, L, N)
+
+            spec = self._window_spec()
+            outputs, starts = window_scores(cell_errors, standardise(X, self.mean_, self.std_), spec)
+        return channel_steps(outputs, starts, spec.window, X.shape[0], spec.how)
 
     def _combine(self, rec: np.ndarray, nll: np.ndarray) -> np.ndarray:
         if self.combine == "paper":
