@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from anomalyforge.apps.plotting import plot_scores
+from anomalyforge.apps.plotting import MAX_INTERVALS_LISTED, merge_flagged, plot_scores
+from anomalyforge.core.attribution import channel_attribution, top_channels
 from anomalyforge.core.registry import make_detector
 from anomalyforge.datasets.generic import load_generic
 
@@ -32,6 +33,8 @@ class DetectionResult:
     score_seconds: float
     trained_on: str
     metrics: dict[str, float] = field(default_factory=dict)
+    intervals: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
 
 
 def run_detection(
@@ -44,13 +47,17 @@ def run_detection(
     fill: str = "none",
     save_model: bool = False,
     progress: bool = True,
+    log_score: bool = False,
+    n_top_channels: int = 3,
 ) -> DetectionResult:
     """Fit ``detector`` and score every step of the series in ``series_path``.
 
     The detector is fitted on ``train_path`` when given (its labels, if any, are ignored), otherwise on the
     scored series itself (plain unsupervised use; a clean training part gives better scores). Writes
     ``out_dir/scores.csv`` (step, timestamp if the file has one, score, prediction, label if the file has
-    one) and ``out_dir/plot.png``; with ``save_model`` also ``out_dir/model.safetensors``.
+    one) and ``out_dir/plot.png``; with ``save_model`` also ``out_dir/model.safetensors``. Runs of flagged
+    steps are the intervals; the ``MAX_INTERVALS_LISTED`` with the highest peaks get their ``n_top_channels``
+    channels by attribution (``core.attribution``), and the plot draws the channels that matter most over them.
 
     Returns:
         the scores, 0/1 predictions, threshold, output paths, timings and (with labels) the metrics.
@@ -61,7 +68,13 @@ def run_detection(
     bar = tqdm(total=len(steps), desc="detect", unit="stage", disable=not progress)
     bar.set_postfix_str("loading")
     data = load_generic(series_path, fill=fill)  # type: ignore[arg-type]
-    train = load_generic(train_path, fill=fill).test if train_path else data.test  # type: ignore[arg-type]
+    notices = [str(data.meta["notice"])] if data.meta.get("notice") else []
+    if train_path:
+        train_data = load_generic(train_path, fill=fill)  # type: ignore[arg-type]
+        notices += [str(train_data.meta["notice"])] if train_data.meta.get("notice") else []
+        train = train_data.test
+    else:
+        train = data.test
     bar.update()
     bar.set_postfix_str(f"fitting {detector}")
     model = make_detector(detector, **(params or {}))
@@ -86,6 +99,12 @@ def run_detection(
         table["label"] = data.labels
     scores_csv = out / "scores.csv"
     table.to_csv(scores_csv, index=False)
+    intervals = merge_flagged(predictions, scores)  # a plain local merge of consecutive flagged steps
+    weights = np.zeros(data.test.shape[1])
+    for item in sorted(intervals, key=lambda r: -r["peak"])[:MAX_INTERVALS_LISTED]:
+        share = channel_attribution(model, data.test, item["start"], item["end"])
+        item["top_channels"] = [data.channels[c] for c in top_channels(share, n_top_channels)]
+        weights += share
     plot_png = plot_scores(
         data.test,
         {detector: scores},
@@ -95,6 +114,10 @@ def run_detection(
         threshold=model.threshold_,
         channel_names=data.channels,
         title=f"{Path(series_path).name}: {detector}",
+        timestamps=data.meta.get("test_timestamps"),
+        intervals=intervals,
+        channel_weights=weights,
+        log_score=log_score,
     )
     metrics: dict[str, float] = {}
     if has_labels and data.labels.any() and not data.labels.all():
@@ -117,4 +140,6 @@ def run_detection(
         score_seconds=score_seconds,
         trained_on=str(train_path) if train_path else "the scored series itself",
         metrics=metrics,
+        intervals=intervals,
+        notices=notices,
     )
