@@ -99,3 +99,14 @@ def test_occlusion_copies_stay_aligned_with_a_scoring_stride(data):
     det = make_detector("knn", **TINY["knn"], score_stride=3).fit(train)
     piece = test[180:231]  # 51 steps: not a multiple of the stride
     np.testing.assert_allclose(occlusion_drops(det, piece, 15, 35), occlusion_drops(det, piece, 15, 35, separate=True))
+
+
+def test_vanad_channel_scores_are_its_per_channel_reconstruction_error(data):
+    from anomalyforge.core.registry import DETECTORS
+
+    train, test = data
+    det = make_detector("vanad", **DETECTORS.entry("vanad").test_params).fit(train)
+    parts = det.channel_scores(test)
+    assert parts.shape == test.shape and (parts >= 0).all() and np.isfinite(parts).all()
+    att = channel_attribution(det, test, 200, 209)
+    assert att.shape == (5,) and att.sum() == pytest.approx(1.0)
