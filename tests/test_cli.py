@@ -259,6 +259,9 @@ def test_csv_without_header_is_read_headerless_with_a_notice(tmp_path, capsys):
     assert data.channels == ["ch0", "ch1"] and data.test.shape == (3, 2) and "notice" in data.meta
     assert len(data.meta["test_timestamps"]) == 3
     assert "notice" not in load_generic(_csv(tmp_path / "h.csv")).meta  # a real header stays a header
+    gap = tmp_path / "gap.csv"
+    gap.write_text("1,,3\n4,5,6\n7,8,9\n")
+    assert load_generic(gap, fill="ffill").test.shape == (3, 3)  # an empty cell in the first row is still data
 
 
 def test_hints_use_command_line_syntax(tmp_path, capsys):

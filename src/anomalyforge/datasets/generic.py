@@ -79,17 +79,17 @@ def _is_time(text: str) -> bool:
 def headerless_names(line: str) -> list[str] | None:
     """Column names for a CSV whose first line is data, not a header; None when it looks like a header.
 
-    The first line is data when every field is a number or a timestamp and at least one is a number: the
+    The first line is data when every field is a number, a timestamp or empty and at least one is a number: the
     numbers' columns are then named ``ch0``, ``ch1``, ... and the first timestamp column ``timestamp``.
     """
     fields = [f.strip() for f in next(csv.reader([line]), [])]
     if not fields or not any(_is_number(f) for f in fields):
         return None
-    if not all(_is_number(f) or _is_time(f) for f in fields):
+    if not all(_is_number(f) or _is_time(f) or not f for f in fields):  # an empty field: a missing value
         return None
     names, k = [], 0
     for f in fields:
-        if _is_number(f):
+        if _is_number(f) or not f:
             names.append(f"ch{k}")
             k += 1
         else:
