@@ -153,8 +153,10 @@ def test_params_are_read_as_json_and_checked_against_annotations():
 
     assert parse_params(["a=1", "b=0.5", "c=true", "d=null", "e=[1, 2]", "f=max", "g=x=y"]) == {
         "a": 1, "b": 0.5, "c": True, "d": None, "e": [1, 2], "f": "max", "g": "x=y"}
-    assert detector_params("iforest", ["window=10", "contamination=1", "random_state=null", "how=mean"]) == {
-        "window": 10, "contamination": 1, "random_state": None, "how": "mean"}
+    assert detector_params("iforest", ["window=10", "contamination=0.1", "random_state=null", "how=mean"]) == {
+        "window": 10, "contamination": 0.1, "random_state": None, "how": "mean"}
+    with pytest.raises(ValueError, match=r"--param contamination=1: contamination takes a number in \(0.0, 0.5\)"):
+        detector_params("iforest", ["contamination=1"])  # the declared range, before anything runs
     assert detector_params("iforest", None) == {}
     assert generator_params("rules", []) == {}
     assert bench_params(["knn.n_neighbors=3"], ["knn", "pca"]) == {"knn": {"n_neighbors": 3}}
@@ -164,3 +166,111 @@ def test_params_are_read_as_json_and_checked_against_annotations():
         detector_params("iforest", ["window=0.5"])
     with pytest.raises(ValueError, match="expects key=value"):
         detector_params("iforest", ["window"])
+
+
+# ------------------------------------------------------------------------------------------ CLI habits
+def test_version_flag(capsys):
+    from anomalyforge import __version__
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"anomalyforge {__version__}"
+
+
+def test_detect_json_summary_and_log_score(tmp_path, capsys):
+    import json
+
+    series = _csv(tmp_path / "s.csv")
+    assert main(["detect", str(series), "--detector", "zscore", "--out", str(tmp_path / "o"), "--json",
+                 "--log-score"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["detector"] == "zscore" and summary["n_steps"] == 500
+    assert summary["n_flagged"] == sum(i["end"] - i["start"] + 1 for i in summary["intervals"])
+    top = max(summary["intervals"], key=lambda i: i["peak_score"])
+    assert 300 <= top["start"] <= 305 and top["top_channels"][0] == "a"
+    assert (tmp_path / "o" / "plot.png").stat().st_size > 10_000
+
+
+def test_datasets_json(tmp_path, capsys):
+    import json
+
+    root = write_tiny_root(tmp_path / "data")
+    assert main(["datasets", "--root", str(root), "--json"]) == 0
+    rows = {r["dataset"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["UCR"]["series"] == 3 and rows["SMD"]["series"] == 2
+
+
+def test_param_constraints_are_reported_as_typed(tmp_path, capsys):
+    series = _csv(tmp_path / "s.csv")
+    base = ["detect", str(series), "--detector", "iforest", "--out", str(tmp_path / "o"), "--quiet"]
+    assert main([*base, "--param", "how=median"]) == 2
+    assert "--param how=median: how takes one of 'max', 'mean', 'min', 'last', got 'median'" in capsys.readouterr().err
+    assert main([*base, "--param", "contamination=0.9"]) == 2
+    assert "--param contamination=0.9: contamination takes a number in (0.0, 0.5)" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_out_that_is_a_file_is_a_clean_error(tmp_path, capsys):
+    series = _csv(tmp_path / "s.csv")
+    existing = tmp_path / "taken.txt"
+    existing.write_text("x")
+    assert main(["detect", str(series), "--detector", "zscore", "--out", str(existing), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "is an existing file, not a folder" in err and "Traceback" not in err
+    assert main(["bench", "--suite", "demo", "--detectors", "zscore", "--out", str(existing), "--quiet"]) == 2
+    assert "is an existing file" in capsys.readouterr().err
+
+
+def test_bench_exits_non_zero_when_every_job_failed(tmp_path, capsys):
+    root = write_tiny_root(tmp_path / "data")
+    suite = write_suite(tmp_path / "tiny.json")
+    code = main(["bench", "--suite", str(suite), "--detectors", "knn", "--data-root", str(root),
+                 "--out", str(tmp_path / "o"), "--param", "knn.window=100000", "--quiet"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "every job failed" in err and "knn on " in err and "100000" in err
+
+
+def test_report_on_a_folder_without_results_says_so(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nothing")]) == 1
+    assert "no results in" in capsys.readouterr().err
+    assert not (tmp_path / "nothing").exists()
+    from anomalyforge.bench import ResultStore
+
+    ResultStore(tmp_path / "empty" / "results.sqlite")  # a store with no rows
+    assert main(["report", str(tmp_path / "empty")]) == 1
+    assert "holds no rows" in capsys.readouterr().err
+
+
+def test_csv_without_header_is_read_headerless_with_a_notice(tmp_path, capsys):
+    path = tmp_path / "nohead.csv"
+    rng = np.random.default_rng(0)
+    np.savetxt(path, rng.normal(size=(60, 3)), delimiter=",", fmt="%.5f")
+    assert main(["detect", str(path), "--detector", "zscore", "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    assert "notice" in capsys.readouterr().err
+    assert len(pd.read_csv(tmp_path / "o" / "scores.csv")) == 60  # the first row is data, not a header
+
+    from anomalyforge.datasets.generic import load_generic
+
+    stamped = tmp_path / "stamped.csv"
+    stamped.write_text("2024-01-01 00:00:00,1.5,2\n2024-01-01 00:01:00,1.0,3\n2024-01-01 00:02:00,0.5,4\n")
+    data = load_generic(stamped)
+    assert data.channels == ["ch0", "ch1"] and data.test.shape == (3, 2) and "notice" in data.meta
+    assert len(data.meta["test_timestamps"]) == 3
+    assert "notice" not in load_generic(_csv(tmp_path / "h.csv")).meta  # a real header stays a header
+    gap = tmp_path / "gap.csv"
+    gap.write_text("1,,3\n4,5,6\n7,8,9\n")
+    assert load_generic(gap, fill="ffill").test.shape == (3, 3)  # an empty cell in the first row is still data
+
+
+def test_hints_use_command_line_syntax(tmp_path, capsys):
+    path = tmp_path / "gap.csv"
+    path.write_text("a,b\n1,2\n,4\n5,6\n")
+    assert main(["detect", str(path), "--detector", "zscore", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--fill ffill" in err and "fill='ffill'" not in err
+    path.write_text("a,when\n1,x\n2,y\n")
+    assert main(["detect", str(path), "--detector", "zscore", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "channels=[" not in err and "timestamp" in err

@@ -186,3 +186,16 @@ def test_stream_of_a_context_detector_equals_score(tmp_path):
     batch = pd.read_csv(tmp_path / "s" / "scores.csv").score
     streamed = [r["score"] for r in _records(out.getvalue()) if "step" in r]
     np.testing.assert_allclose(streamed, batch, rtol=1e-6, atol=1e-6 * batch.abs().max())  # float32 LSTM
+
+
+def test_fit_and_score_a_headerless_csv(tmp_path):
+    """A CSV without a header is read headerless by fit and by score alike (never its first row as names)."""
+    from anomalyforge.cli import main
+
+    rng = np.random.default_rng(0)
+    np.savetxt(tmp_path / "train.csv", rng.normal(size=(200, 2)), delimiter=",", fmt="%.5f")
+    np.savetxt(tmp_path / "new.csv", rng.normal(size=(80, 2)), delimiter=",", fmt="%.5f")
+    model = tmp_path / "m.safetensors"
+    assert main(["fit", str(tmp_path / "train.csv"), "--detector", "zscore", "--out", str(model)]) == 0
+    assert main(["score", str(model), str(tmp_path / "new.csv"), "--out", str(tmp_path / "o")]) == 0
+    assert len(pd.read_csv(tmp_path / "o" / "scores.csv")) == 80

@@ -1,11 +1,11 @@
 """Command line: thin wrappers that parse arguments and call the library.
 
     anomalyforge detectors | generators
-    anomalyforge detect SERIES.csv [--train TRAIN.csv] --detector NAME [--param k=v ...] --out DIR
+    anomalyforge detect SERIES.csv [--train TRAIN.csv] --detector NAME [--param k=v ...] --out DIR [--json]
     anomalyforge fit TRAIN.csv --detector NAME [--param k=v ...] [--fill ffill] --out MODEL.safetensors
-    anomalyforge score MODEL.safetensors SERIES.csv --out DIR
+    anomalyforge score MODEL.safetensors SERIES.csv --out DIR [--json]
     anomalyforge stream MODEL.safetensors [FILE|-] [--follow --idle-timeout S]
-    anomalyforge datasets [--root DIR]
+    anomalyforge datasets [--root DIR] [--json]
     anomalyforge generate --generator NAME --dataset MSL --series C-1 --out DIR
     anomalyforge generate --compare genias,rules --dataset MSL --series C-1
     anomalyforge bench --suite quick --detectors iforest,pca --data-root DIR --out DIR [--workers N] [--param D.K=V]
@@ -15,14 +15,38 @@
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
+
+# library wording -> what a command-line user types
+_CLI_TERMS = [
+    (re.compile(r"pass fill='ffill'"), "pass --fill ffill"),
+    (re.compile(r"fill='ffill'"), "--fill ffill"),
+    (re.compile(r"if it is not a channel, pass channels=\[\.\.\.\] or timestamp_column=\.\.\."),
+     "if it is not a channel, name its header timestamp (or time, date) or label, or remove the column"),
+]
+
+
+def _in_cli_terms(message: str) -> str:
+    for pattern, replacement in _CLI_TERMS:
+        message = pattern.sub(replacement, message)
+    return message
 
 
 def _names(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _out_folder(path: str | None, flag: str = "--out") -> None:
+    """Refuse an output folder that is an existing file, before anything runs."""
+    if path is not None and Path(path).exists() and not Path(path).is_dir():
+        raise ValueError(f"{flag} {path} is an existing file, not a folder; give a folder path (it is created)")
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -35,39 +59,55 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_detection(result: object, detector: str) -> None:
-    for notice in result.notices:  # type: ignore[attr-defined]
+def _print_detection(result: object, detector: str, *, as_json: bool = False, params: object = None) -> None:
+    r: Any = result
+    for notice in r.notices:
         print(f"notice: {notice}", file=sys.stderr)
-    flagged = int(result.predictions.sum())  # type: ignore[attr-defined]
-    print(f"detector      {detector} (fitted on {result.trained_on})")  # type: ignore[attr-defined]
-    print(f"time steps    {len(result.scores)}   flagged {flagged}   threshold {result.threshold:.6g}")  # type: ignore[attr-defined]
-    print(f"alerts        {len(result.intervals)}")  # type: ignore[attr-defined]
-    print(f"fit / score   {result.fit_seconds:.2f} s / {result.score_seconds:.2f} s")  # type: ignore[attr-defined]
+    flagged = int(r.predictions.sum())
+    if as_json:
+        print(json.dumps({
+            "detector": detector, "params": params, "trained_on": r.trained_on, "n_steps": len(r.scores),
+            "n_flagged": flagged, "threshold": r.threshold, "fit_seconds": r.fit_seconds,
+            "score_seconds": r.score_seconds, "metrics": r.metrics, "intervals": [iv.as_dict() for iv in r.intervals],
+            "scores_csv": str(r.scores_csv), "intervals_csv": str(r.intervals_csv), "plot_png": str(r.plot_png),
+            "notices": r.notices,
+        }, indent=1, default=str))  # fmt: skip
+        return
+    print(f"detector      {detector} (fitted on {r.trained_on})")
+    print(f"time steps    {len(r.scores)}   flagged {flagged}   threshold {r.threshold:.6g}")
+    print(f"fit / score   {r.fit_seconds:.2f} s / {r.score_seconds:.2f} s")
     for key in ("vus_pr", "aupr", "auroc", "best_f1"):
-        if key in result.metrics:  # type: ignore[attr-defined]
-            print(f"{key:<13} {result.metrics[key]:.4f}")  # type: ignore[attr-defined]
-    print(f"scores        {result.scores_csv}")  # type: ignore[attr-defined]
-    print(f"intervals     {result.intervals_csv}")  # type: ignore[attr-defined]
-    print(f"plot          {result.plot_png}")  # type: ignore[attr-defined]
+        if key in r.metrics:
+            print(f"{key:<13} {r.metrics[key]:.4f}")
+    print(f"alerts        {len(r.intervals)}")
+    for iv in sorted(r.intervals, key=lambda v: -v.peak_score)[:5]:
+        top = f"   top channels {', '.join(iv.top_channels)}" if iv.top_channels else ""
+        print(f"  {iv.start}-{iv.end}   peak {iv.peak_score:.4g}{top}")
+    print(f"scores        {r.scores_csv}")
+    print(f"intervals     {r.intervals_csv}")
+    print(f"plot          {r.plot_png}")
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
     from anomalyforge.apps.detect import run_detection
     from anomalyforge.apps.params import detector_params
 
+    params = detector_params(args.detector, args.param)
+    _out_folder(args.out)
     result = run_detection(
         args.series,
         args.detector,
         args.out,
         train_path=args.train,
-        params=detector_params(args.detector, args.param),
+        params=params,
         fill=args.fill,
         save_model=args.save_model,
         max_gap=args.max_gap,
         min_length=args.min_length,
-        progress=not args.quiet,
+        progress=not (args.quiet or args.json),
+        log_score=args.log_score,
     )
-    _print_detection(result, args.detector)
+    _print_detection(result, args.detector, as_json=args.json, params=params)
     return 0
 
 
@@ -87,9 +127,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 def _cmd_score(args: argparse.Namespace) -> int:
     from anomalyforge.apps.fitscore import score_file
 
+    _out_folder(args.out)
     result = score_file(args.model, args.series, args.out, fill=args.fill, max_gap=args.max_gap,
-                        min_length=args.min_length)  # fmt: skip
-    _print_detection(result, f"{result.detector} from {args.model}")
+                        min_length=args.min_length, log_score=args.log_score)  # fmt: skip
+    _print_detection(result, f"{result.detector} from {args.model}", as_json=args.json)
     return 0
 
 
@@ -107,9 +148,14 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     from anomalyforge.datasets import describe_datasets
 
     rows = describe_datasets(args.root)
+    if args.json:
+        print(json.dumps([{"dataset": name, "series": count, "folder": str(folder)} for name, count, folder in rows],
+                         indent=1))
     if not rows:
         print("no datasets found", file=sys.stderr)
         return 1
+    if args.json:
+        return 0
     print(f"{'dataset':<10} {'series':>6}  folder")
     for name, count, folder in rows:
         print(f"{name:<10} {count:>6}  {folder}")
@@ -128,6 +174,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         return 0
     if not args.generator or not args.out:
         raise SystemExit("generate needs --generator NAME and --out DIR (or --compare a,b,...)")
+    _out_folder(args.out)
     paths = generate_for_series(
         args.generator,
         args.dataset,
@@ -148,6 +195,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     seeds = [int(s) for s in _names(args.seeds)]
     detectors = _names(args.detectors)
     params = bench_params(args.param, detectors)
+    _out_folder(args.out)
     summary = run_benchmark(
         suite=args.suite,
         detectors=detectors,
@@ -163,13 +211,31 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     print(f"\nreport: {summary.report_md}  {summary.report_html}")
     print(f"results: {summary.database}  ({summary.n_done} done, {summary.n_failed} failed, "
           f"{summary.n_skipped} already there, {summary.seconds:.0f} s)")
+    if summary.n_failed and not summary.n_done and not summary.n_skipped:
+        from anomalyforge.bench import ResultStore
+
+        frame = ResultStore(summary.database).frame()
+        errors = frame[frame.status != "ok"] if len(frame) else frame
+        print(f"anomalyforge bench: error: every job failed ({summary.n_failed}); the first errors:", file=sys.stderr)
+        for row in list(errors.itertuples())[:3]:
+            print(f"  {row.detector} on {row.series}: {str(row.error).splitlines()[0]}", file=sys.stderr)
+        return 1
     return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from anomalyforge.bench import merge_results
+    from anomalyforge.bench import ResultStore, merge_results
 
+    _out_folder(args.out, "report DIR")
+    if not args.sources and not (Path(args.out) / "results.sqlite").is_file():
+        print(f"anomalyforge report: error: no results in {args.out} (no results.sqlite); run "
+              f"`anomalyforge bench --out {args.out}` first, or merge runs in with --from DIR ...", file=sys.stderr)
+        return 1
     report, copied = merge_results(args.out, args.sources or [], data_root=args.data_root, title=args.title)
+    if not len(ResultStore(Path(args.out) / "results.sqlite").frame()):
+        print(f"anomalyforge report: error: no results in {args.out}: its results store holds no rows"
+              + (" and the --from folders added none" if args.sources else ""), file=sys.stderr)
+        return 1
     print(report.table)
     print(f"\nreport: {report.markdown}  {report.html}  ({copied} rows merged in)")
     return 0
@@ -187,7 +253,10 @@ def _add_alert_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from anomalyforge import __version__
+
     parser = argparse.ArgumentParser(prog="anomalyforge", description="Time-series anomaly detection toolkit.")
+    parser.add_argument("--version", action="version", version=f"anomalyforge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("detectors", help="list registered detectors").set_defaults(func=_cmd_list)
@@ -202,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fill", choices=["none", "ffill"], default="none", help="missing cells: refuse or fill")
     p.add_argument("--save-model", action="store_true", help="also write model.safetensors")
     _add_alert_options(p)
+    p.add_argument("--log-score", action="store_true", help="logarithmic score axis in plot.png")
+    p.add_argument("--json", action="store_true", help="print a machine-readable JSON summary on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_detect)
 
@@ -219,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder for scores.csv, intervals.csv and plot.png")
     p.add_argument("--fill", choices=["none", "ffill"], help="missing cells (default: the option used at fit)")
     _add_alert_options(p)
+    p.add_argument("--log-score", action="store_true", help="logarithmic score axis in plot.png")
+    p.add_argument("--json", action="store_true", help="print a machine-readable JSON summary on stdout")
     p.set_defaults(func=_cmd_score)
 
     p = sub.add_parser("stream", help="score CSV rows as they arrive; one JSON line per step and per alert")
@@ -234,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("datasets", help="list the benchmark datasets found under a data root")
     p.add_argument("--root", help="data root (default: $ANOMALYFORGE_DATA or ../shared/datasets)")
+    p.add_argument("--json", action="store_true", help="print the list as JSON on stdout")
     p.set_defaults(func=_cmd_datasets)
 
     p = sub.add_parser("generate", help="forge anomalies for a benchmark series, or compare generators")
@@ -272,9 +346,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError, TypeError, NotImplementedError) as exc:
+    except (ValueError, FileNotFoundError, KeyError, TypeError, NotImplementedError, NotADirectoryError,
+            FileExistsError, PermissionError, IsADirectoryError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"anomalyforge {args.command}: error: {message}", file=sys.stderr)
+        if isinstance(exc, OSError) and exc.filename is not None:
+            message = f"{exc.strerror}: {exc.filename}"
+        print(f"anomalyforge {args.command}: error: {_in_cli_terms(str(message))}", file=sys.stderr)
         return 2
 
 

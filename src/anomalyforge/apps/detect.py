@@ -29,6 +29,8 @@ def run_detection(
     max_gap: int = 0,
     min_length: int = 1,
     progress: bool = True,
+    log_score: bool = False,
+    n_top_channels: int = 3,
 ) -> DetectionResult:
     """Fit ``detector`` and score every step of the series in ``series_path``.
 
@@ -37,6 +39,8 @@ def run_detection(
     ``out_dir/scores.csv`` (step, timestamp if the file has one, score, prediction, label if the file has
     one), ``out_dir/intervals.csv`` (alerts), ``out_dir/plot.png``, ``out_dir/metrics.json`` with labels;
     with ``save_model`` also ``out_dir/model.safetensors`` (with its data schema, for ``score``/``stream``).
+    The ``MAX_INTERVALS_LISTED`` intervals with the highest peaks get their ``n_top_channels`` channels by
+    attribution (``core.attribution``), and the plot draws the channels that matter most over them.
 
     Returns:
         the scores, 0/1 predictions, threshold, alert intervals, output paths, timings and (with labels) the
@@ -50,15 +54,17 @@ def run_detection(
     bar.update()
     bar.set_postfix_str(f"fitting {detector}")
     fitted = fit_loaded(train, detector, params=params, fill=fill, source=str(train_path or series_path))
+    notices = [str(train.meta["notice"])] if train.meta.get("notice") else []
     if train_path:
-        data, notices = read_scored_file(series_path, fitted.schema, fill)
+        data, more = read_scored_file(series_path, fitted.schema, fill)
+        notices += more
     else:
-        data, notices = train, []
+        data = train
     bar.update()
     bar.set_postfix_str("scoring")
     scores, written = write_outputs(
         fitted.model, data, out, name=detector, title=f"{Path(series_path).name}: {detector}", max_gap=max_gap,
-        min_length=min_length,
+        min_length=min_length, log_score=log_score, n_top_channels=n_top_channels,
     )  # fmt: skip
     bar.update()
     if save_model:

@@ -233,13 +233,20 @@ def write_outputs(
     title: str,
     max_gap: int = 0,
     min_length: int = 1,
+    log_score: bool = False,
+    n_top_channels: int = 3,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Score ``data.test`` with a fitted model and write scores.csv, plot.png, intervals.csv, metrics.json.
+
+    The ``MAX_INTERVALS_LISTED`` intervals with the highest peaks get their ``n_top_channels`` channels by
+    attribution (``core.attribution.channel_attribution``; the others keep an empty list, which bounds the
+    cost on a series with many alerts), and the plot draws the channels with the most attribution over them.
 
     Returns:
         the scores and a dict of what was written (paths, predictions, intervals, metrics, seconds).
     """
-    from anomalyforge.apps.plotting import plot_scores
+    from anomalyforge.apps.plotting import MAX_INTERVALS_LISTED, plot_scores
+    from anomalyforge.core.attribution import channel_attribution, top_channels
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -264,6 +271,11 @@ def write_outputs(
         timestamps=None if timestamps is None else [str(t) for t in timestamps],
         p_values=peak_p_values(model, scores),
     )  # fmt: skip
+    weights = np.zeros(data.test.shape[1])
+    for iv in sorted(intervals, key=lambda r: -r.peak_score)[:MAX_INTERVALS_LISTED]:
+        share = channel_attribution(model, data.test, iv.start, iv.end)
+        iv.top_channels = [data.channels[c] for c in top_channels(share, n_top_channels)]
+        weights += share
     intervals_csv = out / "intervals.csv"
     pd.DataFrame([iv.as_row() for iv in intervals], columns=list(INTERVAL_COLUMNS)).to_csv(intervals_csv, index=False)
     plot_png = plot_scores(
@@ -275,6 +287,13 @@ def write_outputs(
         threshold=threshold,
         channel_names=data.channels,
         title=title,
+        timestamps=timestamps,
+        intervals=[
+            {"start": iv.start, "end": iv.end, "peak": iv.peak_score, "top_channels": iv.top_channels}
+            for iv in intervals
+        ],
+        channel_weights=weights,
+        log_score=log_score,
     )
     metrics: dict[str, float] = {}
     if has_labels and data.labels.any() and not data.labels.all():
@@ -297,6 +316,8 @@ def score_file(
     fill: str | None = None,
     max_gap: int = 0,
     min_length: int = 1,
+    log_score: bool = False,
+    n_top_channels: int = 3,
 ) -> DetectionResult:
     """Score a CSV/Parquet file with a model saved by ``fit``; writes what ``detect`` writes.
 
@@ -312,7 +333,7 @@ def score_file(
     name = model.registry_name or type(model).__name__
     scores, written = write_outputs(
         model, data, out_dir, name=name, title=f"{Path(series_path).name}: {name}", max_gap=max_gap,
-        min_length=min_length,
+        min_length=min_length, log_score=log_score, n_top_channels=n_top_channels,
     )  # fmt: skip
     return DetectionResult(
         scores=scores, fit_seconds=0.0, trained_on=str(metadata.get("trained_on", "?")), notices=notices, detector=name,

@@ -2,8 +2,8 @@
 
 Values are read as JSON (numbers, ``true``/``false``, ``null``, lists, objects), else kept as text. The
 keys are checked against the registered class's constructor (an unknown one lists the valid ones) and the
-values against its type annotations (a wrong one names the parameter and the type it takes), so a typo
-fails before anything is loaded or fitted, in the terms the user typed.
+values against its type annotations and declared constraints (a wrong one names the parameter and what it
+takes), so a typo fails before anything is loaded or fitted, in the terms the user typed.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Union, get_args, get_origin
 
 from anomalyforge.core.registry import DETECTORS, GENERATORS, Registry
+from anomalyforge.core.validation import validate_params
 
 __all__ = ["parse_params", "check_params", "detector_params", "generator_params", "bench_params"]
 
@@ -113,8 +114,23 @@ def check_params(registry: Registry, name: str, params: Mapping[str, Any], *, te
                 wanted = signature.parameters[key].annotation
                 wanted = wanted if isinstance(wanted, str) else getattr(wanted, "__name__", str(wanted))
                 raise ValueError(f"{typed}: {key} takes {wanted}, got {value!r}")
+        _check_declared(cls, key, value, typed)
         checked[key] = value
     return checked
+
+
+def _check_declared(cls: type, key: str, value: Any, typed: str) -> None:
+    """The class's declared constraint on ``key`` (a range, a set of options), reported as the user typed it."""
+    constraints: dict[str, list[Any]] = {}
+    for klass in reversed(cls.__mro__):
+        constraints.update(klass.__dict__.get("_parameter_constraints", {}))
+    if key not in constraints:
+        return
+    try:
+        validate_params(cls.__name__, {key: value}, {key: constraints[key]})
+    except ValueError as exc:
+        expected = str(exc).partition("; expected ")[2] or str(exc)
+        raise ValueError(f"{typed}: {key} takes {expected}, got {value!r}") from None
 
 
 def _parse_checked(registry: Registry, name: str, pairs: Sequence[str] | None, flag: str) -> dict[str, Any]:

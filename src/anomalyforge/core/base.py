@@ -45,6 +45,8 @@ class Tags:
         uses_torch: has torch modules (saved as safetensors).
         step_local: the score of a step is a function of that step's row alone (no window, no series
             statistic), so ``core.stream.Stream`` scores each row as it arrives.
+        channel_scores: ``channel_scores(X)`` gives the model's own per-channel decomposition of its score
+            (otherwise ``core.attribution`` ranks channels by occlusion).
     """
 
     multivariate: bool = True
@@ -54,6 +56,7 @@ class Tags:
     deterministic: bool = True
     uses_torch: bool = False
     step_local: bool = False
+    channel_scores: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,10 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
     def _build_modules(self) -> None:
         """Recreate torch modules (empty weights) from params and JSON fitted state, for ``load``."""
 
+    def _channel_scores(self, X: np.ndarray) -> np.ndarray:
+        """(n, C) non-negative per-channel parts of the score; only with ``tags.channel_scores``."""
+        raise NotImplementedError
+
     def min_series_length(self) -> int:
         """Fewest time steps ``fit`` and scoring accept (windowed detectors: at least one window)."""
         return self.tags.min_length
@@ -159,6 +166,15 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
         """``(before, after)``: a step's score depends on at most ``before`` earlier and ``after`` later rows
         (with the series start as batch scoring sees it), so ``core.stream.Stream`` can rescore a bounded
         buffer; None (the default): not declared."""
+        return None
+
+    def context_steps(self) -> int:
+        """Steps on either side of a step that its score depends on (attribution scores only that slice)."""
+        return self.min_series_length()
+
+    def channel_baseline(self) -> np.ndarray | None:
+        """(C,) raw values that stand for an unremarkable channel (the training mean), used by channel
+        occlusion; None when the detector keeps none (occlusion then uses the scored series' median)."""
         return None
 
     # ---------------------------------------------------------------------------------------- public
@@ -211,6 +227,33 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
         X = check_series(X, min_length=self.min_series_length(), allow_nan=self.tags.allow_nan)
         check_channels(X, self.n_channels_in_, type(self).__name__)
         return X
+
+    def channel_scores(self, X: Any) -> np.ndarray:
+        """The model's own per-channel decomposition of the score of every step.
+
+        Only detectors tagged ``channel_scores`` have one (zscore: |z| per channel; reconstruction models:
+        per-channel error; M2AD: each sensor's Fisher term). ``core.attribution.channel_attribution`` works
+        for every detector (occlusion for the others).
+
+        Args:
+            X: series of shape (n_timesteps, n_channels) with the fitted channel count.
+
+        Returns:
+            float64 array of shape (n_timesteps, n_channels), non-negative and finite; larger = that channel
+            contributes more to the step's anomaly score.
+        """
+        if not self.tags.channel_scores:
+            raise NotImplementedError(
+                f"{type(self).__name__} has no per-channel decomposition of its score; "
+                "use anomalyforge.core.attribution.channel_attribution, which falls back on channel occlusion"
+            )
+        X = self._checked_input(X)
+        out = np.asarray(self._channel_scores(X), dtype=np.float64)
+        if out.shape != X.shape:
+            raise RuntimeError(f"internal error: channel scores of shape {out.shape} for a series of {X.shape}")
+        if not np.isfinite(out).all():
+            raise RuntimeError("the detector produced non-finite channel scores; please report this as a bug")
+        return np.maximum(out, 0.0)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Alias of ``anomaly_score`` for PyOD users."""

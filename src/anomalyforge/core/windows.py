@@ -47,6 +47,7 @@ __all__ = [
     "windows_to_steps",
     "score_series",
     "window_scores",
+    "channel_steps",
     "WindowDetector",
     "StreamPlan",
 ]
@@ -363,6 +364,29 @@ class StreamPlan:
     combine: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
 
 
+def channel_steps(
+    outputs: np.ndarray, starts: np.ndarray, window: int, n_timesteps: int, how: str = "max"
+) -> np.ndarray:
+    """Map per-channel window outputs to per-channel step scores, one channel at a time (``windows_to_steps``).
+
+    Args:
+        outputs: (n_windows, C) one value per window and channel, or (n_windows, window, C) per step and channel
+            (required by ``"point"``; the window-level mappings use their mean over the window).
+        starts: (n_windows,) window starts covering every step.
+        window: window length.
+        n_timesteps: length of the scored series.
+        how: the step mapping, as for ``windows_to_steps``.
+
+    Returns:
+        float64 array of shape (n_timesteps, C).
+    """
+    outputs = np.asarray(outputs, dtype=np.float64)
+    out = np.empty((n_timesteps, outputs.shape[-1]))
+    for c in range(outputs.shape[-1]):
+        out[:, c] = windows_to_steps(outputs[..., c], starts, window, n_timesteps, how)
+    return out
+
+
 class WindowDetector(BaseDetector):
     """A detector whose model sees windows; the shared pipeline (``core.windows``) does everything else.
 
@@ -407,6 +431,16 @@ class WindowDetector(BaseDetector):
 
     def min_series_length(self) -> int:
         return max(self._window_spec().window, self.tags.min_length)
+
+    def channel_baseline(self) -> np.ndarray:
+        """The training mean of each channel (0 in standardised units)."""
+        return self.mean_
+
+    def _channel_steps(self, per_channel: Callable[[np.ndarray], np.ndarray], X: np.ndarray) -> np.ndarray:
+        """(n, C) step scores per channel from a model giving (b, C) or (b, window, C) outputs per window batch."""
+        spec = self._window_spec()
+        outputs, starts = window_scores(per_channel, self._standardise(X), spec)
+        return channel_steps(outputs, starts, spec.window, X.shape[0], spec.how)
 
     def _standardise(self, X: np.ndarray) -> np.ndarray:
         spec = self._window_spec()

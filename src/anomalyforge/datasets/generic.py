@@ -1,5 +1,9 @@
 """Any series in a CSV (``.csv``/``.csv.gz``, with a header line) or Parquet file.
 
+A CSV whose first line is data (every field a number or a timestamp) is read without a header: its
+columns are named ``ch0``, ``ch1``, ... (a timestamp column ``timestamp``) and ``meta["notice"]`` says so;
+its first row is never taken as column names.
+
 Columns:
 
 - label: ``label``, ``is_anomaly`` or ``anomaly`` (case-insensitive; or ``label_column=``), 0/1 or
@@ -21,6 +25,7 @@ are dropped (count in ``meta["train_label_steps"]``).
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +33,14 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from anomalyforge.datasets._io import fill_missing, numeric_columns, read_table, strip_suffix, time_split
+from anomalyforge.datasets._io import (
+    fill_missing,
+    first_line,
+    numeric_columns,
+    read_table,
+    strip_suffix,
+    time_split,
+)
 from anomalyforge.datasets._io import label_column as to_labels
 from anomalyforge.datasets.base import DatasetLoader, SeriesData
 
@@ -58,6 +70,9 @@ def read_columns(path: str | Path) -> list[str]:
             import pyarrow.parquet as pq
 
             return [str(c).strip() for c in pq.ParquetFile(path).schema_arrow.names]
+        names = headerless_names(first_line(path))
+        if names is not None:  # the first line is data: the names the loader gives a headerless file
+            return names
         return [str(c).strip() for c in pd.read_csv(path, nrows=0).columns]
     except Exception as exc:  # pandas / pyarrow raise several types
         raise ValueError(f"{path}: could not read its header ({exc})") from exc
@@ -79,6 +94,43 @@ def split_columns(
     label_col = _pick(columns, label_column, _LABELS, "label", Path(where))
     time_col = _pick(columns, timestamp_column, _TIMES, "timestamp", Path(where))
     return label_col, time_col, [c for c in columns if c not in (label_col, time_col)]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_time(text: str) -> bool:
+    try:
+        pd.Timestamp(text)
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return any(ch in text for ch in "-:/")
+
+
+def headerless_names(line: str) -> list[str] | None:
+    """Column names for a CSV whose first line is data, not a header; None when it looks like a header.
+
+    The first line is data when every field is a number, a timestamp or empty and at least one is a number: the
+    numbers' columns are then named ``ch0``, ``ch1``, ... and the first timestamp column ``timestamp``.
+    """
+    fields = [f.strip() for f in next(csv.reader([line]), [])]
+    if not fields or not any(_is_number(f) for f in fields):
+        return None
+    if not all(_is_number(f) or _is_time(f) or not f for f in fields):  # an empty field: a missing value
+        return None
+    names, k = [], 0
+    for f in fields:
+        if _is_number(f) or not f:
+            names.append(f"ch{k}")
+            k += 1
+        else:
+            names.append("timestamp" if "timestamp" not in names else f"time{len(names)}")
+    return names
 
 
 def load_generic(
@@ -115,11 +167,21 @@ def load_generic(
     if stem is None:
         raise ValueError(f"{path}: expected a .csv, .csv.gz or .parquet file")
     is_parquet = path.name.endswith((".parquet", ".pq"))
+    notice = None
     if is_parquet:
         try:
             frame = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises several types
             raise ValueError(f"{path}: not a readable Parquet file ({exc})") from exc
+    elif (generated := headerless_names(first_line(path))) is not None:
+        frame = read_table(path, header=False)
+        frame.columns = generated
+        notice = (
+            f"{path}: the first line holds no column names (only numbers"
+            f"{' and timestamps' if 'timestamp' in generated else ''}), so it was read as data with columns "
+            f"named {', '.join(generated[:3])}{', ...' if len(generated) > 3 else ''}; add a header line to "
+            "name the channels (and a label column)"
+        )
     else:
         frame = read_table(path, header=True)
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -135,9 +197,10 @@ def load_generic(
     if not channel_cols:
         raise ValueError(f"{path}: no channel column besides the label/timestamp columns")
     where = "row" if is_parquet else "line"
+    first = 0 if is_parquet else (1 if notice else 2)  # file line (or Parquet row) of the first data row
     try:
         values = numeric_columns(
-            frame, channel_cols, path, header=True, allow_nan=True, first_row=0 if is_parquet else 2, unit=where
+            frame, channel_cols, path, header=True, allow_nan=True, first_row=first, unit=where
         )
     except ValueError as exc:
         raise ValueError(f"{exc}; if it is not a channel, pass channels=[...] or timestamp_column=...") from exc
@@ -145,14 +208,14 @@ def load_generic(
     if fill == "none" and n_missing:
         i, j = np.argwhere(np.isnan(values))[0]
         raise ValueError(
-            f"{path}: {n_missing} missing value(s), first at {where} {i + (0 if is_parquet else 2)}, column "
+            f"{path}: {n_missing} missing value(s), first at {where} {i + first}, column "
             f"{channel_cols[j]!r}; pass fill='ffill' to fill them or fix the file"
         )
     values, n_filled = fill_missing(values, fill, path)
     if label_col is None:
         labels = np.zeros(len(values), dtype=np.int8)
     else:
-        labels = to_labels(frame[label_col], path, first_line=0 if is_parquet else 2, what=label_col)
+        labels = to_labels(frame[label_col], path, first_line=first, what=label_col)
     n = len(values)
     if train_end is not None and train_fraction is not None:
         raise ValueError("give train_end or train_fraction, not both")
@@ -177,6 +240,8 @@ def load_generic(
         "train_label_steps": 0 if cut is None else int(labels[:cut].sum()),
         "has_anomaly": bool(labels[start:].any()),
     }
+    if notice:
+        meta["notice"] = notice
     if time_col is not None:
         meta["test_timestamps"] = frame[time_col].to_numpy()[start:]
     return SeriesData(

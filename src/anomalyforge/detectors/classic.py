@@ -278,6 +278,8 @@ class WindowEllipticEnvelope(WindowSklearnDetector):
 class WindowPCA(WindowSklearnDetector):
     """PCA reconstruction error of sliding windows."""
 
+    tags: ClassVar[Tags] = Tags(min_length=2, channel_scores=True)
+
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "n_components": [Interval(int, 1, None), Interval(float, 0.0, 1.0, "neither")],
     }
@@ -308,6 +310,15 @@ class WindowPCA(WindowSklearnDetector):
     def _window_scores(self, features: np.ndarray) -> np.ndarray:
         recon = self.model_.inverse_transform(self.model_.transform(features))
         return np.mean((features - recon) ** 2, axis=1)
+
+    def _channel_errors(self, batch: np.ndarray) -> np.ndarray:
+        """(b, window, C) windows -> (b, C) squared reconstruction error per channel (mean over the window)."""
+        features = batch.reshape(len(batch), -1)
+        recon = self.model_.inverse_transform(self.model_.transform(features))
+        return ((features - recon) ** 2).reshape(batch.shape).mean(axis=1)
+
+    def _channel_scores(self, X: np.ndarray) -> np.ndarray:
+        return self._channel_steps(self._channel_errors, X)
 
 
 @DETECTORS.register("knn", test_params=_SMALL)
@@ -349,7 +360,7 @@ class WindowKNN(WindowSklearnDetector):
 class ZScore(BaseDetector):
     """Largest absolute per-channel z-score of each step against the training mean and deviation."""
 
-    tags: ClassVar[Tags] = Tags(min_length=2, requires_training=False, step_local=True)
+    tags: ClassVar[Tags] = Tags(min_length=2, requires_training=False, step_local=True, channel_scores=True)
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
 
     def __init__(self, contamination: float = 0.01, threshold: Any = None) -> None:
@@ -360,4 +371,13 @@ class ZScore(BaseDetector):
         self.mean_, self.std_ = standardiser(X)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        return np.abs((X - self.mean_) / self.std_).max(axis=1)
+        return self._channel_scores(X).max(axis=1)
+
+    def _channel_scores(self, X: np.ndarray) -> np.ndarray:
+        return np.abs((X - self.mean_) / self.std_)
+
+    def context_steps(self) -> int:
+        return 0
+
+    def channel_baseline(self) -> np.ndarray:
+        return self.mean_

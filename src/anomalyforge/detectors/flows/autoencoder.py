@@ -87,7 +87,7 @@ class WindowAutoencoder(VectorModelDetector):
         device: "auto", "cpu" or "cuda".
     """
 
-    tags: ClassVar[Tags] = Tags(min_length=2, uses_torch=True)
+    tags: ClassVar[Tags] = Tags(min_length=2, uses_torch=True, channel_scores=True)
     per_step_scores: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "hidden1": [Interval(int, 1, None)],
@@ -164,11 +164,18 @@ class WindowAutoencoder(VectorModelDetector):
             self.model_.cpu()
 
     @torch.no_grad()
-    def _score_windows(self, batch: np.ndarray) -> np.ndarray:
-        """(b, window, C) windows -> (b, window) squared reconstruction error per step (mean over channels)."""
+    def _errors(self, batch: np.ndarray) -> np.ndarray:
+        """(b, window, C) windows -> (b, window, C) squared reconstruction error of every cell."""
         with torch_threads():
             dev = resolve_device(self.device)
             self.model_.to(dev).eval()
             x = torch.from_numpy(batch.astype(np.float32)).to(dev)
             flat = x.reshape(x.shape[0], -1)
-            return ((self.model_(flat) - flat) ** 2).reshape(x.shape).mean(dim=2).double().cpu().numpy()
+            return ((self.model_(flat) - flat) ** 2).reshape(x.shape).double().cpu().numpy()
+
+    def _score_windows(self, batch: np.ndarray) -> np.ndarray:
+        """(b, window, C) windows -> (b, window) squared reconstruction error per step (mean over channels)."""
+        return self._errors(batch).mean(axis=2)
+
+    def _channel_scores(self, X: np.ndarray) -> np.ndarray:
+        return self._channel_steps(self._errors, X)

@@ -83,7 +83,7 @@ class M2AD(BaseDetector):
         random_state: seed.
     """
 
-    tags: ClassVar[Tags] = Tags(min_length=2, uses_torch=True)
+    tags: ClassVar[Tags] = Tags(min_length=2, uses_torch=True, channel_scores=True)
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **{name: [Interval(int, 1, None)] for name in (
             "window", "hidden_size", "n_layers", "smooth_window", "area_window", "n_components", "train_stride",
@@ -156,6 +156,12 @@ class M2AD(BaseDetector):
         centred moving window (``uniform_filter1d``: ``m // 2`` steps before, ``m - 1 - m // 2`` after)."""
         sizes = [max(int(m), 1) for m in (self.smooth_window, self.area_window)]
         return int(self.window) + max(m // 2 for m in sizes), max(m - 1 - m // 2 for m in sizes)
+
+    def context_steps(self) -> int:
+        return int(self.window) + 1 + max(int(self.smooth_window), int(self.area_window))
+
+    def channel_baseline(self) -> np.ndarray:
+        return self.mean_
 
     # ------------------------------------------------------------------------------------ structure
     def _layout(self, n_channels: int) -> list[int]:
@@ -259,6 +265,12 @@ class M2AD(BaseDetector):
     def _fisher(self, X: np.ndarray) -> np.ndarray:
         feats = (self._features(X) - self.residual_mean_) / self.residual_std_
         return fisher_statistic(self._log_p(feats), self.feature_weights_)
+
+    def _channel_scores(self, X: np.ndarray) -> np.ndarray:
+        """Each sensor's term of the Fisher statistic, ``-2 sum_kinds w log p``, (n, C): they add up to S."""
+        feats = (self._features(X) - self.residual_mean_) / self.residual_std_
+        terms = -2.0 * self._log_p(feats) * self.feature_weights_  # (n, kinds * C), one kind's sensors side by side
+        return terms.reshape(X.shape[0], len(self._error_kinds()), X.shape[1]).sum(axis=1)
 
     def _from_fisher(self, fisher: np.ndarray) -> np.ndarray:
         if self.score == "fisher":

@@ -64,10 +64,12 @@ from anomalyforge.core.windows import (
     HOWS,
     StreamPlan,
     WindowSpec,
+    channel_steps,
     score_series,
     standardise,
     standardiser,
     training_windows,
+    window_scores,
 )
 from anomalyforge.detectors.vanad.checkpoint import load_mae_checkpoint
 from anomalyforge.detectors.vanad.flow import build_flow, fit_flow, flow_nll
@@ -115,7 +117,7 @@ def _centre_and_spread(values: np.ndarray) -> tuple[float, float]:
 class VanAD(BaseDetector):
     """VAN-AD: checkerboard-masked MAE reconstruction of series images + ADMM + a MAF density term."""
 
-    tags: ClassVar[Tags] = Tags(min_length=8, uses_torch=True)
+    tags: ClassVar[Tags] = Tags(min_length=8, uses_torch=True, channel_scores=True)
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "window": [Interval(int, 2, None)],
         "period": [None, Interval(int, 1, None)],
@@ -355,6 +357,25 @@ class VanAD(BaseDetector):
             step_terms=self._step_nll,
             combine=self._combine,
         )
+
+    def channel_baseline(self) -> np.ndarray:
+        return self.mean_
+
+    @torch.no_grad()
+    def _channel_scores(self, X: np.ndarray) -> np.ndarray:
+        """Per-channel reconstruction error ``(y_dec - x)**2`` mapped to steps, (n, C); the flow term is joint
+        over channels and has no per-channel part, so it is left out."""
+        with torch_threads():
+            device = resolve_device(self.device)
+            self.mae_.to(device).eval()
+
+            def cell_errors(batch: np.ndarray) -> np.ndarray:
+                w = torch.as_tensor(batch, dtype=torch.float32, device=device)
+                return ((self.reconstruct(w) - w) ** 2).double().cpu().numpy()  # (B, L, N)
+
+            spec = self._window_spec()
+            outputs, starts = window_scores(cell_errors, standardise(X, self.mean_, self.std_), spec)
+        return channel_steps(outputs, starts, spec.window, X.shape[0], spec.how)
 
     def _combine(self, rec: np.ndarray, nll: np.ndarray) -> np.ndarray:
         if self.combine == "paper":
