@@ -161,34 +161,44 @@ def fit_model(
     *,
     params: dict[str, Any] | None = None,
     fill: str = "none",
+    key: bytes | None = None,
 ) -> FitResult:
     """Fit ``detector`` on the CSV/Parquet file ``train_path`` (its labels ignored) and save it to ``out``.
 
-    The model file's metadata holds ``{"data_schema": DataSchema.to_json(), "trained_on": path}``.
+    The model file's metadata holds ``{"data_schema": DataSchema.to_json(), "trained_on": path,
+    "training_rows": n}``; with ``key`` the file is signed (``core.persistence``).
     """
     from anomalyforge.datasets.generic import load_generic
 
     data = load_generic(train_path, fill=fill)  # type: ignore[arg-type]
     result = fit_loaded(data, detector, params=params, fill=fill, source=str(train_path))
-    result.model_path = save_fitted(result, out)
+    result.model_path = save_fitted(result, out, key=key)
     return result
 
 
-def save_fitted(result: FitResult, out: str | Path) -> Path:
-    """Save a fitted model with its data schema."""
-    metadata = {"data_schema": result.schema.to_json(), "trained_on": result.trained_on}
-    return result.model.save(out, metadata=metadata)
+def save_fitted(result: FitResult, out: str | Path, *, key: bytes | None = None) -> Path:
+    """Save a fitted model with its data schema (signed with ``key`` when given)."""
+    metadata = {"data_schema": result.schema.to_json(), "trained_on": result.trained_on,
+                "training_rows": result.n_rows}  # fmt: skip
+    return result.model.save(out, metadata=metadata, key=key)
 
 
-def load_fitted(model_path: str | Path) -> tuple[BaseDetector, DataSchema, dict[str, Any]]:
+def load_fitted(
+    model_path: str | Path, *, key: bytes | None = None
+) -> tuple[BaseDetector, DataSchema, dict[str, Any]]:
     """Read a model saved by ``fit`` (or ``detect --save-model``): the detector, its schema, the metadata.
 
+    Args:
+        model_path: the model file.
+        key: require a valid signature with this key (``core.persistence``).
+
     Raises:
-        FileNotFoundError / ValueError: no such file, not a model file, not a detector, no data schema.
+        FileNotFoundError / ValueError: no such file, not a model file, not a detector, no data schema; with
+            ``key``: unsigned, signed with another key, modified after signing.
     """
     from anomalyforge.core.persistence import load_model
 
-    model, metadata = load_model(model_path, with_metadata=True)
+    model, metadata = load_model(model_path, with_metadata=True, key=key)
     if not isinstance(model, BaseDetector):
         raise ValueError(f"{model_path} holds a {type(model).__name__}, not a detector; pass a model written by fit")
     if "data_schema" not in metadata:
