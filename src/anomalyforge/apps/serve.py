@@ -44,8 +44,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from anomalyforge.apps.serve_models import ApiError, ModelCatalog, StreamManager, parse_rows, score_batch
+from anomalyforge.apps.serve_models import ApiError, ModelCatalog, parse_rows, score_batch
 from anomalyforge.apps.serve_store import StreamStore
+from anomalyforge.apps.serve_streams import StreamManager
 
 __all__ = ["ServeConfig", "create_app", "run_server", "TOKEN_ENV"]
 
@@ -143,8 +144,10 @@ class RowsBody(BaseModel):
 
 
 class AppendBody(RowsBody):
-    first_row: int | None = Field(None, ge=0, description="index of this batch's first row in the stream: a "
-                                  "batch sent again after a lost reply gets the same reply, not counted twice")  # fmt: skip
+    first_row: int | None = Field(
+        None, ge=0, description="index of this batch's first row in the stream: a batch sent again after a lost "
+        "reply gets the same reply, not counted twice",
+    )  # fmt: skip
 
 
 class OpenStreamBody(BaseModel):

@@ -260,14 +260,18 @@ def _read_file(path: Path) -> tuple[dict[str, str], dict[str, np.ndarray]]:
 def _check_signature(path: Path, meta: dict[str, str], tensors: dict[str, np.ndarray], key: bytes) -> None:
     signature = meta.get(_SIGNATURE_FIELD)
     if not signature:
-        raise ValueError(f"{path} is not signed; sign it with `anomalyforge sign {path}` (with the key this "
-                         f"service uses: ${MODEL_KEY_ENV} or --model-key-file) or fit it with `fit --sign`")  # fmt: skip
+        raise ValueError(
+            f"{path} is not signed; sign it with `anomalyforge sign {path}` (with the key this service uses: "
+            f"${MODEL_KEY_ENV} or --model-key-file) or fit it with `fit --sign`"
+        )
     expected = _signature(key, meta["anomalyforge"], tensors)
     if hmac.compare_digest(signature.encode(), expected.encode()):
         return
     if not hmac.compare_digest(str(meta.get(_KEY_ID_FIELD, "")).encode(), key_id(key).encode()):
-        raise ValueError(f"{path} is signed with another key (key id {meta.get(_KEY_ID_FIELD)!r}, this key is "
-                         f"{key_id(key)!r}); refusing to load it. Sign it again with this key if you trust it")  # fmt: skip
+        raise ValueError(
+            f"{path} is signed with another key (key id {meta.get(_KEY_ID_FIELD)!r}, this key is {key_id(key)!r}); "
+            "refusing to load it. Sign it again with this key if you trust it"
+        )
     raise ValueError(f"{path} was modified after it was signed (its signature does not match its contents); "
                      "refusing to load it")  # fmt: skip
 
