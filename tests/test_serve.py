@@ -277,6 +277,7 @@ def test_bad_input_gets_a_4xx_json_error_naming_the_problem(client, case, method
     r = client.request(method, path, headers=headers, content=body)
     assert r.status_code == status, r.text
     error = r.json()
+    print(f"\nBAD-INPUT | {case} | {r.status_code} | {error['error']}")  # the table of the report (pytest -s)
     assert error["status"] == status and words in error["error"], error
     assert client.get("/health").status_code == 200  # and the server keeps serving
 

@@ -138,8 +138,8 @@ class RowsBody(BaseModel):
     """Rows to score: ``rows[i][j]`` is channel ``columns[j]`` (default: the model's channel order) at step i."""
 
     model_config = ConfigDict(extra="forbid")
-    rows: list[list[Finite]] = Field(description="rows of finite numbers, one value per channel")
-    columns: list[str] | None = Field(None, description="channel names of the row values (any order)")
+    rows: list[list[Finite]] = Field(min_length=1, description="rows of finite numbers, one value per channel")
+    columns: list[str] | None = Field(None, min_length=1, description="channel names of the row values (any order)")
     timestamps: list[str] | None = Field(None, description="one timestamp per row, echoed in alerts")
 
 
@@ -152,7 +152,7 @@ class AppendBody(RowsBody):
 
 class OpenStreamBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    model: str = Field(description="model name (GET /models)")
+    model: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description="model name (GET /models)")
     max_gap: int = Field(0, ge=0, le=1_000_000, description="unflagged steps allowed inside one alert")
     min_length: int = Field(1, ge=1, le=1_000_000, description="shortest alert kept, in steps")
     timestamps: bool = Field(False, description="every batch brings timestamps")
@@ -169,7 +169,7 @@ _ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 415,
 def _body_doc(model: type[BaseModel], csv: bool) -> dict[str, Any]:
     content: dict[str, Any] = {"application/json": {"schema": model.model_json_schema()}}
     if csv:
-        content["text/csv"] = {"schema": {"type": "string", "description": "a header line with the channel "
+        content["text/csv"] = {"schema": {"type": "string", "minLength": 1, "description": "a header line with the channel "
                                           "names (and the timestamp column), then one row per line"}}  # fmt: skip
     return {"requestBody": {"required": True, "content": content}}
 
@@ -281,7 +281,9 @@ def create_app(config: ServeConfig) -> FastAPI:
         message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = f"no endpoint {request.method} {request.url.path} (GET /docs lists them)"
-        return error(exc.status_code, message)
+        response = error(exc.status_code, message)
+        response.headers.update(exc.headers or {})  # e.g. Allow on 405
+        return response
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
