@@ -39,7 +39,7 @@ def main() -> int:
         cmd = [exe, "--config-file", str(config), "run", str(srv.folder / "openapi.json"), "--url", srv.url,
                "--checks", args.checks, "--max-examples", str(args.max_examples), "--phases",
                "examples,coverage,fuzzing", "-w", "1", "--seed", str(args.seed), "--request-timeout", "30"]  # fmt: skip
-        code = subprocess.call(cmd)
+        code = subprocess.call(cmd, cwd=srv.folder)  # its .schemathesis cache goes to the throw-away folder
         log = (srv.folder / "server.log").read_text()
         crashes = log.count("unhandled error")
         print(f"server log: {crashes} unhandled errors (500)")
