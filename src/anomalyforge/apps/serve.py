@@ -169,8 +169,8 @@ _ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 415,
 def _body_doc(model: type[BaseModel], csv: bool) -> dict[str, Any]:
     content: dict[str, Any] = {"application/json": {"schema": model.model_json_schema()}}
     if csv:
-        content["text/csv"] = {"schema": {"type": "string", "minLength": 1, "description": "a header line with the "
-                                          "channel names (and the timestamp column), then one row per line"}}  # fmt: skip
+        doc = "a header line with the channel names (and the timestamp column), then one row per line"
+        content["text/csv"] = {"schema": {"type": "string", "minLength": 1, "description": doc}}
     return {"requestBody": {"required": True, "content": content}}
 
 
