@@ -200,6 +200,61 @@ def test_tampered_config_is_refused(tmp_path):
         load_model(path)
 
 
+KEY, OTHER_KEY = b"k" * 32, b"o" * 32
+
+
+def test_signed_model_loads_with_its_key_only(tmp_path):
+    from anomalyforge.core.persistence import key_id, sign_model
+
+    det, path = _fitted(tmp_path)
+    with pytest.raises(ValueError, match="is not signed; sign it with `anomalyforge sign"):
+        load_model(path, key=KEY)
+    assert sign_model(path, KEY) == key_id(KEY)
+    X = make_series(60, 2, seed=3)
+    np.testing.assert_allclose(load_model(path, key=KEY).anomaly_score(X), det.anomaly_score(X))
+    assert load_model(path).registry_name == "pca"  # without a key the signature is not asked for
+    with pytest.raises(ValueError, match="signed with another key"):
+        load_model(path, key=OTHER_KEY)
+    signed = det.save(tmp_path / "direct", key=OTHER_KEY)
+    assert type(det).load(signed, key=OTHER_KEY).registry_name == "pca"
+
+
+def test_signed_model_edited_and_rehashed_is_refused(tmp_path):
+    from anomalyforge.core import persistence
+
+    _, path = _fitted(tmp_path)
+    persistence.sign_model(path, KEY)
+    raw, size, header = _header(path)
+    config = json.loads(header["__metadata__"]["anomalyforge"])
+    config["params"]["window"] = 4
+    edited = json.dumps(config, sort_keys=True)
+    with persistence.safe_open(str(path), framework="numpy") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    header["__metadata__"]["anomalyforge"] = edited
+    header["__metadata__"]["sha256"] = persistence._digest(edited, tensors)  # the forger recomputes the digest
+    _rewrite(path, raw, size, header)
+    load_model(path)  # the unkeyed digest is fooled ...
+    with pytest.raises(ValueError, match="modified after it was signed"):
+        load_model(path, key=KEY)  # ... the signature is not
+
+
+def test_sign_refuses_a_damaged_file_and_short_keys(tmp_path, monkeypatch):
+    from anomalyforge.core.persistence import MODEL_KEY_ENV, model_key, sign_model
+
+    _, path = _fitted(tmp_path)
+    raw = bytearray(path.read_bytes())
+    raw[-3] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="not signing it"):
+        sign_model(path, KEY)
+    with pytest.raises(ValueError, match="at least 16"):
+        model_key("short")
+    monkeypatch.setenv(MODEL_KEY_ENV, "e" * 20)
+    assert model_key() == b"e" * 20
+    (tmp_path / "key").write_text("f" * 20 + "\n")
+    assert model_key(key_file=tmp_path / "key") == b"f" * 20
+
+
 def test_other_version_is_refused_with_clear_error(tmp_path, monkeypatch):
     _, path = _fitted(tmp_path)
     monkeypatch.setattr(anomalyforge, "__version__", "9.9.9")

@@ -57,3 +57,16 @@ def test_attribution_hook_fills_top_channels_and_rows_have_every_column():
     assert a.top_channels == ["b", "a"]
     row = a.as_row()
     assert row["top_channels"] == "b;a" and row["peak_p_value"] is None and list(row)[0] == "start"
+
+
+def test_tracker_state_roundtrip_continues_identically():
+    import json
+
+    rng = np.random.default_rng(4)
+    flags, scores = (rng.random(300) > 0.8).astype(int), rng.random(300)
+    whole = flag_intervals(flags, scores, max_gap=2, min_length=2)
+    tracker = IntervalTracker(max_gap=2, min_length=2)
+    got = tracker.update(0, flags[:137], scores[:137])
+    restored = IntervalTracker.from_state(json.loads(json.dumps(tracker.state_dict())))
+    got += restored.update(137, flags[137:], scores[137:]) + restored.close()
+    assert [iv.as_dict() for iv in got] == [iv.as_dict() for iv in whole]

@@ -3,6 +3,8 @@
     anomalyforge detectors | generators
     anomalyforge detect SERIES.csv [--train TRAIN.csv] --detector NAME [--param k=v ...] --out DIR [--json]
     anomalyforge fit TRAIN.csv --detector NAME [--param k=v ...] [--fill ffill] --out MODEL.safetensors
+    anomalyforge sign MODEL.safetensors [--model-key-file F]
+    anomalyforge serve --models DIR [--host 127.0.0.1] [--port 8000] [--token-file F] [--state DIR]
     anomalyforge score MODEL.safetensors SERIES.csv --out DIR [--json]
     anomalyforge stream MODEL.safetensors [FILE|-] [--follow --idle-timeout S]
     anomalyforge datasets [--root DIR] [--json]
@@ -111,16 +113,42 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _signing_key(args: argparse.Namespace, command: str) -> bytes:
+    from anomalyforge.core.persistence import MODEL_KEY_ENV, model_key
+
+    key = model_key(key_file=args.model_key_file)
+    if key is None:
+        raise ValueError(f"{command} needs a signing key: set ${MODEL_KEY_ENV} or pass --model-key-file F")
+    return key
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
     from anomalyforge.apps.fitscore import fit_model
     from anomalyforge.apps.params import detector_params
 
+    key = _signing_key(args, "fit --sign") if args.sign else None
     result = fit_model(args.train, args.detector, args.out, params=detector_params(args.detector, args.param),
-                       fill=args.fill)  # fmt: skip
+                       fill=args.fill, key=key)  # fmt: skip
     print(f"detector      {args.detector} (fitted on {args.train}, {result.n_rows} rows, {result.fit_seconds:.2f} s)")
     print(f"channels      {', '.join(result.schema.channels)}")
     print(f"threshold     {result.model.threshold_:.6g}")
-    print(f"model         {result.model_path}")
+    print(f"model         {result.model_path}{' (signed)' if key else ''}")
+    return 0
+
+
+def _cmd_sign(args: argparse.Namespace) -> int:
+    from anomalyforge.core.persistence import sign_model
+
+    key = _signing_key(args, "sign")
+    for path in args.models:
+        print(f"signed        {path} (key id {sign_model(path, key)})")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from anomalyforge.apps.serve import ServeConfig, run_server
+
+    run_server(ServeConfig.from_args(args))
     return 0
 
 
@@ -252,6 +280,11 @@ def _add_alert_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-length", type=int, default=1, metavar="N", help="drop alerts shorter than N steps")
 
 
+def _add_key_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model-key-file", metavar="F",
+                   help="file holding the model signing key (default: $ANOMALYFORGE_MODEL_KEY)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from anomalyforge import __version__
 
@@ -282,7 +315,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", metavar="K=V", help="detector parameter, repeatable")
     p.add_argument("--fill", choices=["none", "ffill"], default="none", help="missing cells: refuse or fill")
     p.add_argument("--out", required=True, help="model file to write (.safetensors)")
+    p.add_argument("--sign", action="store_true",
+                   help="sign the model (HMAC-SHA256; key from $ANOMALYFORGE_MODEL_KEY or --model-key-file)")
+    _add_key_option(p)
     p.set_defaults(func=_cmd_fit)
+
+    p = sub.add_parser("sign", help="sign model files so that `serve` (and load_model(key=...)) accepts them")
+    p.add_argument("models", nargs="+", help="model files written by `anomalyforge fit`")
+    _add_key_option(p)
+    p.set_defaults(func=_cmd_sign)
+
+    p = sub.add_parser("serve", help="HTTP scoring service over a folder of signed models (FastAPI + uvicorn)")
+    p.add_argument("--models", required=True, help="folder of signed model files (NAME.safetensors)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--token-file", help="file holding the bearer token (default: $ANOMALYFORGE_TOKEN)")
+    _add_key_option(p)
+    p.add_argument("--state", default="anomalyforge-state",
+                   help="folder of the stream state database (SQLite, WAL); default ./anomalyforge-state")
+    p.add_argument("--max-body-mb", type=float, default=8.0, help="largest request body accepted (default 8 MB)")
+    p.add_argument("--max-streams", type=int, default=256, help="open streams at most (default 256)")
+    p.add_argument("--public-docs", action="store_true",
+                   help="serve /docs and /openapi.json without the token (they show the API, no data)")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("score", help="score a CSV/Parquet file with a model saved by fit")
     p.add_argument("model", help="model file written by `anomalyforge fit`")

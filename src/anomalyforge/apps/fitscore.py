@@ -161,34 +161,44 @@ def fit_model(
     *,
     params: dict[str, Any] | None = None,
     fill: str = "none",
+    key: bytes | None = None,
 ) -> FitResult:
     """Fit ``detector`` on the CSV/Parquet file ``train_path`` (its labels ignored) and save it to ``out``.
 
-    The model file's metadata holds ``{"data_schema": DataSchema.to_json(), "trained_on": path}``.
+    The model file's metadata holds ``{"data_schema": DataSchema.to_json(), "trained_on": path,
+    "training_rows": n}``; with ``key`` the file is signed (``core.persistence``).
     """
     from anomalyforge.datasets.generic import load_generic
 
     data = load_generic(train_path, fill=fill)  # type: ignore[arg-type]
     result = fit_loaded(data, detector, params=params, fill=fill, source=str(train_path))
-    result.model_path = save_fitted(result, out)
+    result.model_path = save_fitted(result, out, key=key)
     return result
 
 
-def save_fitted(result: FitResult, out: str | Path) -> Path:
-    """Save a fitted model with its data schema."""
-    metadata = {"data_schema": result.schema.to_json(), "trained_on": result.trained_on}
-    return result.model.save(out, metadata=metadata)
+def save_fitted(result: FitResult, out: str | Path, *, key: bytes | None = None) -> Path:
+    """Save a fitted model with its data schema (signed with ``key`` when given)."""
+    metadata = {"data_schema": result.schema.to_json(), "trained_on": result.trained_on,
+                "training_rows": result.n_rows}  # fmt: skip
+    return result.model.save(out, metadata=metadata, key=key)
 
 
-def load_fitted(model_path: str | Path) -> tuple[BaseDetector, DataSchema, dict[str, Any]]:
+def load_fitted(
+    model_path: str | Path, *, key: bytes | None = None
+) -> tuple[BaseDetector, DataSchema, dict[str, Any]]:
     """Read a model saved by ``fit`` (or ``detect --save-model``): the detector, its schema, the metadata.
 
+    Args:
+        model_path: the model file.
+        key: require a valid signature with this key (``core.persistence``).
+
     Raises:
-        FileNotFoundError / ValueError: no such file, not a model file, not a detector, no data schema.
+        FileNotFoundError / ValueError: no such file, not a model file, not a detector, no data schema; with
+            ``key``: unsigned, signed with another key, modified after signing.
     """
     from anomalyforge.core.persistence import load_model
 
-    model, metadata = load_model(model_path, with_metadata=True)
+    model, metadata = load_model(model_path, with_metadata=True, key=key)
     if not isinstance(model, BaseDetector):
         raise ValueError(f"{model_path} holds a {type(model).__name__}, not a detector; pass a model written by fit")
     if "data_schema" not in metadata:
@@ -224,6 +234,27 @@ def peak_p_values(model: BaseDetector, scores: np.ndarray) -> np.ndarray | None:
     return calibrated_p_values(scores, reference)
 
 
+def attribute_intervals(
+    model: BaseDetector, X: np.ndarray, intervals: list[AlertInterval], channels: Sequence[str], k: int = 3
+) -> np.ndarray:
+    """Fill ``top_channels`` (``k`` names) of the ``MAX_INTERVALS_LISTED`` intervals with the highest peaks.
+
+    The others keep an empty list, which bounds the cost on a series with many alerts.
+
+    Returns:
+        (C,) the summed channel attribution over those intervals (what the plot ranks channels by).
+    """
+    from anomalyforge.apps.plotting import MAX_INTERVALS_LISTED
+    from anomalyforge.core.attribution import channel_attribution, top_channels
+
+    weights = np.zeros(X.shape[1])
+    for iv in sorted(intervals, key=lambda r: -r.peak_score)[:MAX_INTERVALS_LISTED]:
+        share = channel_attribution(model, X, iv.start, iv.end)
+        iv.top_channels = [str(channels[c]) for c in top_channels(share, k)]
+        weights += share
+    return weights
+
+
 def write_outputs(
     model: BaseDetector,
     data: SeriesData,
@@ -245,8 +276,7 @@ def write_outputs(
     Returns:
         the scores and a dict of what was written (paths, predictions, intervals, metrics, seconds).
     """
-    from anomalyforge.apps.plotting import MAX_INTERVALS_LISTED, plot_scores
-    from anomalyforge.core.attribution import channel_attribution, top_channels
+    from anomalyforge.apps.plotting import plot_scores
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -271,11 +301,7 @@ def write_outputs(
         timestamps=None if timestamps is None else [str(t) for t in timestamps],
         p_values=peak_p_values(model, scores),
     )  # fmt: skip
-    weights = np.zeros(data.test.shape[1])
-    for iv in sorted(intervals, key=lambda r: -r.peak_score)[:MAX_INTERVALS_LISTED]:
-        share = channel_attribution(model, data.test, iv.start, iv.end)
-        iv.top_channels = [data.channels[c] for c in top_channels(share, n_top_channels)]
-        weights += share
+    weights = attribute_intervals(model, data.test, intervals, data.channels, n_top_channels)
     intervals_csv = out / "intervals.csv"
     pd.DataFrame([iv.as_row() for iv in intervals], columns=list(INTERVAL_COLUMNS)).to_csv(intervals_csv, index=False)
     plot_png = plot_scores(

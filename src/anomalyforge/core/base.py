@@ -87,19 +87,20 @@ class SaveLoadMixin:
         """Check every constructor parameter against the constraints declared by the class and its bases."""
         validate_params(type(self).__name__, self.get_params(deep=False), _declared_constraints(type(self)))
 
-    def save(self, path: str | Path, *, metadata: dict[str, Any] | None = None) -> Path:
+    def save(self, path: str | Path, *, metadata: dict[str, Any] | None = None, key: bytes | None = None) -> Path:
         """Write the model to one ``.safetensors`` file (JSON config + weights, never pickle), with optional
-        JSON ``metadata`` (see ``core.persistence.save_model``)."""
+        JSON ``metadata``, signed when a ``key`` is given (see ``core.persistence.save_model``)."""
         from anomalyforge.core.persistence import save_model
 
-        return save_model(self, path, metadata=metadata)
+        return save_model(self, path, metadata=metadata, key=key)
 
     @classmethod
-    def load(cls, path: str | Path) -> Self:
-        """Read a model written by ``save``; a tampered file or another version raises ``ValueError``."""
+    def load(cls, path: str | Path, *, key: bytes | None = None) -> Self:
+        """Read a model written by ``save``; a tampered file or another version raises ``ValueError``, and with
+        ``key`` so does an unsigned file or one signed with another key."""
         from anomalyforge.core.persistence import load_model
 
-        obj = load_model(path)
+        obj = load_model(path, key=key)
         if not isinstance(obj, cls):
             raise TypeError(f"{path} holds a {type(obj).__name__}, not a {cls.__name__}")
         return obj

@@ -158,6 +158,24 @@ class IntervalTracker:
             closed += self._finish()
         return closed
 
+    @property
+    def open_interval(self) -> AlertInterval | None:
+        """The interval still open (its end may grow), or None."""
+        return self._open
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-able state: the rule, the next expected step and the open interval (``from_state`` restores)."""
+        open_ = None if self._open is None else {k: v for k, v in self._open.as_dict().items() if k != "length"}
+        return {"max_gap": self.max_gap, "min_length": self.min_length, "next_step": self._next_step, "open": open_}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], *, attribute: Attribution | None = None) -> IntervalTracker:
+        """A tracker in the state ``state_dict`` returned."""
+        tracker = cls(max_gap=state["max_gap"], min_length=state["min_length"], attribute=attribute)
+        tracker._next_step = int(state["next_step"])
+        tracker._open = None if state.get("open") is None else AlertInterval(**state["open"])
+        return tracker
+
     def close(self) -> list[AlertInterval]:
         """End of the series: the open interval, if any (and long enough)."""
         return self._finish()

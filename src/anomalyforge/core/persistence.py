@@ -8,12 +8,24 @@ the training file's data schema there: channel names and order, reading options)
 list of trusted modules) are the file's tensors. Loading checks the format, the package version and the
 digest, so a file from another version or an edited file fails with a clear
 error instead of giving wrong scores.
+
+The SHA-256 digest only catches accidents: whoever edits a file can recompute it. A model that crosses a
+trust boundary (``anomalyforge serve`` loads only such models) is *signed*: an HMAC-SHA256 with a secret key
+over the configuration and every array (name, dtype, shape and bytes, length-prefixed so that no two files
+share a signed message), stored in the header beside a key id (an HMAC of a fixed label, so that "signed
+with another key" and "modified after signing" get different messages without revealing the key).
+``load_model(path, key=...)`` refuses an unsigned file, one signed with another key and one edited after
+signing, before anything in it is deserialised. ``sign_model`` signs an existing file; ``save_model(...,
+key=...)`` writes a signed one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +37,14 @@ from sklearn.base import BaseEstimator
 import anomalyforge
 from anomalyforge.core.thresholds import BaseThreshold, threshold_from_config
 
-__all__ = ["save_model", "load_model", "FORMAT_VERSION"]
+__all__ = ["save_model", "load_model", "sign_model", "model_key", "key_id", "FORMAT_VERSION", "MODEL_KEY_ENV"]
 
 FORMAT_VERSION = 1
 _TRUSTED_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
+#: Environment variable holding the model signing key (text; a key file is the alternative).
+MODEL_KEY_ENV = "ANOMALYFORGE_MODEL_KEY"
+_MIN_KEY_BYTES = 16
+_SIGNATURE_FIELD, _KEY_ID_FIELD = "hmac_sha256", "hmac_key_id"
 
 
 def _is_ours(obj: Any) -> bool:
@@ -180,8 +196,120 @@ def _digest(config_json: str, tensors: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
+# ------------------------------------------------------------------------------------------- signing
+def model_key(key: str | bytes | None = None, *, key_file: str | Path | None = None) -> bytes | None:
+    """The signing key: ``key`` itself, else the contents of ``key_file``, else ``$ANOMALYFORGE_MODEL_KEY``.
+
+    A key file's trailing newline is not part of the key. Returns None when none of them is given.
+
+    Raises:
+        ValueError: the key is shorter than 16 bytes, or the key file cannot be read.
+    """
+    if key is None and key_file is not None:
+        try:
+            key = Path(key_file).read_bytes().rstrip(b"\r\n")
+        except OSError as exc:
+            raise ValueError(f"cannot read the model key file {key_file}: {exc.strerror}") from exc
+    if key is None:
+        key = os.environ.get(MODEL_KEY_ENV) or None
+    if key is None:
+        return None
+    raw = key.encode() if isinstance(key, str) else bytes(key)
+    if len(raw) < _MIN_KEY_BYTES:
+        raise ValueError(f"the model signing key is {len(raw)} bytes; use at least {_MIN_KEY_BYTES} random bytes "
+                         "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")  # fmt: skip
+    return raw
+
+
+def key_id(key: bytes) -> str:
+    """A public name of ``key`` (16 hex digits of an HMAC of a fixed label): tells keys apart, reveals nothing."""
+    return hmac.new(key, b"anomalyforge model key id", hashlib.sha256).hexdigest()[:16]
+
+
+def _signature(key: bytes, config_json: str, tensors: dict[str, np.ndarray]) -> str:
+    """HMAC-SHA256 over the configuration and every array, each part length-prefixed (unambiguous)."""
+    mac = hmac.new(key, b"anomalyforge signed model v1\x00", hashlib.sha256)
+
+    def part(data: bytes) -> None:
+        mac.update(struct.pack(">Q", len(data)))
+        mac.update(data)
+
+    part(config_json.encode())
+    mac.update(struct.pack(">Q", len(tensors)))
+    for name in sorted(tensors):
+        arr = np.ascontiguousarray(tensors[name])
+        part(json.dumps([name, arr.dtype.str, list(arr.shape)]).encode())
+        part(arr.tobytes())
+    return mac.hexdigest()
+
+
+def _read_file(path: Path) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+    if not path.exists():
+        raise FileNotFoundError(f"no saved model at {path}")
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:
+        raise ValueError(f"{path} is not a readable safetensors file ({exc})") from exc
+    if "anomalyforge" not in meta or "sha256" not in meta:
+        raise ValueError(f"{path} is a safetensors file but was not written by anomalyforge")
+    return meta, tensors
+
+
+def _check_signature(path: Path, meta: dict[str, str], tensors: dict[str, np.ndarray], key: bytes) -> None:
+    signature = meta.get(_SIGNATURE_FIELD)
+    if not signature:
+        raise ValueError(
+            f"{path} is not signed; sign it with `anomalyforge sign {path}` (with the key this service uses: "
+            f"${MODEL_KEY_ENV} or --model-key-file) or fit it with `fit --sign`"
+        )
+    expected = _signature(key, meta["anomalyforge"], tensors)
+    if hmac.compare_digest(signature.encode(), expected.encode()):
+        return
+    if not hmac.compare_digest(str(meta.get(_KEY_ID_FIELD, "")).encode(), key_id(key).encode()):
+        raise ValueError(
+            f"{path} is signed with another key (key id {meta.get(_KEY_ID_FIELD)!r}, this key is {key_id(key)!r}); "
+            "refusing to load it. Sign it again with this key if you trust it"
+        )
+    raise ValueError(f"{path} was modified after it was signed (its signature does not match its contents); "
+                     "refusing to load it")  # fmt: skip
+
+
+def _write(path: Path, tensors: dict[str, np.ndarray], config_json: str, key: bytes | None) -> None:
+    header = {"anomalyforge": config_json, "sha256": _digest(config_json, tensors)}
+    if key is not None:
+        header[_SIGNATURE_FIELD] = _signature(key, config_json, tensors)
+        header[_KEY_ID_FIELD] = key_id(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # a reader never sees half a file
+    try:
+        save_file(tensors, str(tmp), metadata=header)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def sign_model(path: str | Path, key: bytes) -> str:
+    """Sign a model file in place with ``key`` (replacing any earlier signature).
+
+    The file's SHA-256 digest is checked first, so an already damaged file is not blessed.
+
+    Returns:
+        the key id the file is now signed with.
+    """
+    path = Path(path)
+    meta, tensors = _read_file(path)
+    if _digest(meta["anomalyforge"], tensors) != meta["sha256"]:
+        raise ValueError(f"{path} was modified after it was written (checksum mismatch); not signing it")
+    _write(path, tensors, meta["anomalyforge"], key)
+    return key_id(key)
+
+
 # ------------------------------------------------------------------------------------------- public
-def save_model(obj: Any, path: str | Path, *, metadata: dict[str, Any] | None = None) -> Path:
+def save_model(
+    obj: Any, path: str | Path, *, metadata: dict[str, Any] | None = None, key: bytes | None = None
+) -> Path:
     """Write a fitted or unfitted detector/generator to ``path`` (``.safetensors`` appended if missing).
 
     Args:
@@ -189,6 +317,7 @@ def save_model(obj: Any, path: str | Path, *, metadata: dict[str, Any] | None = 
         path: the file to write.
         metadata: JSON-able facts about the model that are not the model (e.g. the columns it was fitted on);
             stored in the checksummed configuration and returned by ``load_model(path, with_metadata=True)``.
+        key: sign the file with this key (``model_key()``); None: unsigned.
 
     Returns:
         the path written.
@@ -210,35 +339,28 @@ def save_model(obj: Any, path: str | Path, *, metadata: dict[str, Any] | None = 
         "state": _encode_state(obj, "", tensors),
         "metadata": metadata or {},
     }
-    config_json = json.dumps(config, sort_keys=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata={"anomalyforge": config_json, "sha256": _digest(config_json, tensors)})
+    _write(path, tensors, json.dumps(config, sort_keys=True), key)
     return path
 
 
-def load_model(path: str | Path, *, with_metadata: bool = False) -> Any:
+def load_model(path: str | Path, *, with_metadata: bool = False, key: bytes | None = None) -> Any:
     """Read a model written by ``save_model``.
 
     Args:
         path: the file.
         with_metadata: return ``(model, metadata)``, the metadata dict given to ``save_model`` ({} if none).
+        key: require a valid signature with this key (checked before anything is deserialised); None:
+            signatures are not checked.
 
     Raises:
         FileNotFoundError: no such file.
         ValueError: not an anomalyforge file, written by another format or package version, or modified
-            after it was written.
+            after it was written; with ``key``: unsigned, signed with another key, or modified after signing.
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no saved model at {path}")
-    try:
-        with safe_open(str(path), framework="numpy") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as exc:
-        raise ValueError(f"{path} is not a readable safetensors file ({exc})") from exc
-    if "anomalyforge" not in meta or "sha256" not in meta:
-        raise ValueError(f"{path} is a safetensors file but was not written by anomalyforge")
+    meta, tensors = _read_file(path)
+    if key is not None:
+        _check_signature(path, meta, tensors, key)
     config_json = meta["anomalyforge"]
     if _digest(config_json, tensors) != meta["sha256"]:
         raise ValueError(f"{path} was modified after it was written (checksum mismatch); refusing to load it")

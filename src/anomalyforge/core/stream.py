@@ -101,6 +101,12 @@ class _StepLocalScorer:
     def retained_windows(self) -> int:
         return 0
 
+    def state(self) -> dict[str, Any]:
+        return {}
+
+    def load(self, state: dict[str, Any]) -> None:
+        pass
+
 
 def _padded(fn: Any, batch: np.ndarray) -> np.ndarray:
     """``fn(batch)`` with the batch padded to ``MIN_BATCH`` rows by copies of its last row (dropped after)."""
@@ -132,6 +138,15 @@ class _ContextScorer:
     def retained_windows(self) -> int:
         return 0
 
+    def state(self) -> dict[str, Any]:
+        return {"before": self.before, "after": self.after, "rows": self.rows.copy(), "row_offset": self.row_offset,
+                "n": self.n, "emitted": self.emitted}  # fmt: skip
+
+    def load(self, state: dict[str, Any]) -> None:
+        _expect(state, {"before": self.before, "after": self.after})
+        self.rows = np.asarray(state["rows"], dtype=np.float64).reshape(-1, self.rows.shape[1])
+        self.row_offset, self.n, self.emitted = int(state["row_offset"]), int(state["n"]), int(state["emitted"])
+
     def add(self, X: np.ndarray) -> np.ndarray:
         self.rows = np.concatenate([self.rows, X])
         self.n += len(X)
@@ -156,6 +171,14 @@ class _ContextScorer:
             self.rows = self.rows[keep_from - self.row_offset :].copy()
             self.row_offset = keep_from
         return out
+
+
+def _expect(state: dict[str, Any], settings: dict[str, Any]) -> None:
+    """Refuse a saved state taken with other stream settings (another window, stride or mapping)."""
+    for name, value in settings.items():
+        if state.get(name) != value:
+            raise ValueError(f"the saved stream state has {name}={state.get(name)!r}, this detector streams with "
+                             f"{name}={value!r}; the state belongs to another model")  # fmt: skip
 
 
 class _WindowScorer:
@@ -194,6 +217,24 @@ class _WindowScorer:
     @property
     def retained_windows(self) -> int:
         return len(self.starts)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "window": self.window, "stride": self.stride, "how": self.how,
+            "rows": self.rows.copy(), "terms": self.terms.copy(), "starts": self.starts.copy(),
+            "values": self.values.copy(), "row_offset": self.row_offset, "n": self.n, "emitted": self.emitted,
+            "next_start": self.next_start, "last_scored": self.last_scored,
+        }  # fmt: skip
+
+    def load(self, state: dict[str, Any]) -> None:
+        _expect(state, {"window": self.window, "stride": self.stride, "how": self.how})
+        self.rows = np.asarray(state["rows"], dtype=self.rows.dtype).reshape(-1, self.rows.shape[1])
+        self.terms = np.asarray(state["terms"], dtype=np.float64).reshape(-1)
+        self.starts = np.asarray(state["starts"], dtype=np.int64).reshape(-1)
+        values = np.asarray(state["values"], dtype=np.float64)
+        self.values = values.reshape(-1, self.window) if self.how == "point" else values.reshape(-1)
+        for name in ("row_offset", "n", "emitted", "next_start", "last_scored"):
+            setattr(self, name, int(state[name]))
 
     # ------------------------------------------------------------------------------------------ steps
     def add(self, X: np.ndarray) -> np.ndarray:
@@ -343,6 +384,36 @@ class Stream:
     def retained_windows(self) -> int:
         """Window scores kept for steps not yet final (bounded by the window length)."""
         return self._scorer.retained_windows
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the stream holds besides its detector: counters and the retained context (bounded by
+        about one window), as ints, strings and numpy arrays (no objects; store it as you like, e.g. npz).
+
+        ``Stream.from_state(detector, stream.state_dict())`` continues exactly as ``stream`` would.
+        """
+        return {
+            "kind": type(self._scorer).__name__, "n_channels": self.n_channels, "n_rows": self.n_rows,
+            "n_emitted": self.n_emitted, "closed": bool(self.closed), "scorer": self._scorer.state(),
+        }  # fmt: skip
+
+    @classmethod
+    def from_state(cls, detector: BaseDetector, state: dict[str, Any]) -> Stream:
+        """A stream over ``detector`` (the one the state was taken with) in the state ``state_dict`` returned.
+
+        Raises:
+            ValueError: the state was taken with another kind of detector or other stream settings.
+        """
+        stream = cls(detector)
+        kind = type(stream._scorer).__name__
+        if state.get("kind") != kind or int(state.get("n_channels", -1)) != stream.n_channels:
+            raise ValueError(
+                f"the saved stream state is for a {state.get('kind')} stream over {state.get('n_channels')} channels; "
+                f"this detector streams with {kind} over {stream.n_channels}; the state belongs to another model"
+            )
+        stream._scorer.load(dict(state["scorer"]))
+        stream.n_rows, stream.n_emitted = int(state["n_rows"]), int(state["n_emitted"])
+        stream.closed = bool(state["closed"])
+        return stream
 
     def update(self, rows: Any) -> StreamScores:
         """Add the next rows of the series.
