@@ -37,7 +37,6 @@ _CARLA_LEAVE_OUT_THRESHOLD = (
 KNOWN_FAILURES: dict[str, dict[str, str]] = {
     "genias_carla_knn": {"predict_rate": _CARLA_LEAVE_OUT_THRESHOLD},
     "flow_carla_knn": {"predict_rate": _CARLA_LEAVE_OUT_THRESHOLD},
-    "carla_knn": {"predict_rate": _CARLA_LEAVE_OUT_THRESHOLD},
 }
 
 
