@@ -51,7 +51,10 @@ from anomalyforge.detectors.urf.forest import (
     divergence_features,
     forest_layout,
     leaf_codes,
+    mean_proximity,
     proximity,
+    separating_splits,
+    subtree_counts,
     uniform_synthetic,
 )
 
@@ -156,6 +159,7 @@ class UnsupervisedRandomForest(WindowSklearnDetector):
         self.node_depth_, self.node_feature_ = layout.depth, layout.feature
         reference = real[even_subsample(len(real), self.n_reference)]
         self.reference_codes_ = leaf_codes(self.model_, reference, layout.offsets)
+        self.node_reference_count_ = subtree_counts(self.reference_codes_, layout)
         self.n_features_ = int(real.shape[1])
         self._record_training("model", {"stopped_by": "fitted (one pass, no epochs)", "epochs_run": None})
 
@@ -174,9 +178,10 @@ class UnsupervisedRandomForest(WindowSklearnDetector):
         return min(self.n_neighbors, len(self.reference_codes_))
 
     def _score_windows(self, batch: np.ndarray) -> np.ndarray:
-        prox = proximity(self._codes(batch), self.reference_codes_, int(self.node_offsets_[-1]))
+        codes = self._codes(batch)
         if self.score == "mean":
-            return 1.0 - prox.mean(axis=1)
+            return 1.0 - mean_proximity(codes, self.node_reference_count_, len(self.reference_codes_))
+        prox = proximity(codes, self.reference_codes_, int(self.node_offsets_[-1]))
         k = self._n_neighbors()
         nearest = -np.partition(-prox, k - 1, axis=1)[:, :k]
         return 1.0 - nearest.mean(axis=1)
@@ -186,26 +191,23 @@ class UnsupervisedRandomForest(WindowSklearnDetector):
         """(b, window, C) windows -> (b, C) shares of each window's score per channel (rows sum to the score)."""
         n_channels = batch.shape[2]
         codes = self._codes(batch)
-        layout = self._layout()
         channel_of = feature_channels(self.n_features_, n_channels)
-        out = np.zeros((len(batch), n_channels))
+        n_trees, n_ref = codes.shape[1], len(self.reference_codes_)
         if self.score == "mean":
-            chunk, per_window = max(1, 4096 // len(self.reference_codes_)), len(self.reference_codes_)
-        else:
-            chunk, per_window = 256, self._n_neighbors()
-        for lo in range(0, len(batch), chunk):
-            c = codes[lo : lo + chunk]
-            if self.score == "mean":
-                refs = np.broadcast_to(self.reference_codes_, (len(c), *self.reference_codes_.shape))
-            else:
-                prox = proximity(c, self.reference_codes_, int(self.node_offsets_[-1]))
-                nearest = np.argpartition(-prox, per_window - 1, axis=1)[:, :per_window]
-                refs = self.reference_codes_[nearest]  # (b, k, n_trees)
-            split = divergence_features(np.broadcast_to(c[:, None, :], refs.shape), refs, layout)
-            rows, _, _ = np.nonzero(split >= 0)
+            rows, features, separated = separating_splits(codes, self.node_reference_count_, self._layout())
+            which = rows * n_channels + channel_of[features]
+            shares = np.bincount(which, weights=separated, minlength=len(batch) * n_channels) / (n_trees * n_ref)
+            return shares.reshape(len(batch), n_channels)
+        out = np.zeros((len(batch), n_channels))
+        k = self._n_neighbors()
+        for lo in range(0, len(batch), 256):
+            c = codes[lo : lo + 256]
+            prox = proximity(c, self.reference_codes_, int(self.node_offsets_[-1]))
+            refs = self.reference_codes_[np.argpartition(-prox, k - 1, axis=1)[:, :k]]  # (b, k, n_trees)
+            split = divergence_features(np.broadcast_to(c[:, None, :], refs.shape), refs, self._layout())
+            rows = np.nonzero(split >= 0)[0]
             which = rows * n_channels + channel_of[split[split >= 0]]
-            weight = 1.0 / (per_window * codes.shape[1])
-            out[lo : lo + len(c)] = np.bincount(which, minlength=len(c) * n_channels).reshape(len(c), -1) * weight
+            out[lo : lo + len(c)] = np.bincount(which, minlength=len(c) * n_channels).reshape(len(c), -1) / (k * n_trees)
         return out
 
     def channel_scores(self, X: Any) -> np.ndarray:

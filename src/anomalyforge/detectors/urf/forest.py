@@ -8,6 +8,8 @@ and the split features that separate two samples.
   ``offsets[t] .. offsets[t + 1] - 1``) with each node's parent, depth and split feature, as plain arrays.
 - ``proximity``: the share of trees in which two samples fall in the same leaf, computed as a product of
   sparse one-hot leaf codes, so a (b, n_ref) block costs the pairs that share a leaf, not b * n_ref * trees.
+- ``mean_proximity``: the mean proximity to a whole reference set from per-node reference counts,
+  ``O(n_trees)`` per sample whatever the reference set's size.
 - ``divergence_features``: for two leaves of one tree, the split feature of their lowest common ancestor,
   i.e. the feature of the split that sends the two samples apart; over the trees this decomposes the
   proximity distance ``1 - proximity`` exactly into per-feature shares.
@@ -21,7 +23,17 @@ import numpy as np
 from scipy import sparse
 from sklearn.ensemble import RandomForestClassifier
 
-__all__ = ["uniform_synthetic", "ForestLayout", "forest_layout", "proximity", "divergence_features"]
+__all__ = [
+    "uniform_synthetic",
+    "ForestLayout",
+    "forest_layout",
+    "leaf_codes",
+    "subtree_counts",
+    "proximity",
+    "mean_proximity",
+    "divergence_features",
+    "separating_splits",
+]
 
 
 def uniform_synthetic(real: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -97,6 +109,21 @@ def leaf_codes(forest: RandomForestClassifier, X: np.ndarray, offsets: np.ndarra
     return forest.apply(X).astype(np.int64) + offsets[:-1]
 
 
+def subtree_counts(reference_codes: np.ndarray, layout: ForestLayout) -> np.ndarray:
+    """(n_nodes,) how many references pass through each node, from their (r, n_trees) global leaf ids."""
+    counts = np.bincount(reference_codes.ravel(), minlength=int(layout.offsets[-1])).astype(np.float64)
+    for d in range(int(layout.depth.max()), 0, -1):  # children before parents, one depth level at a time
+        nodes = np.flatnonzero(layout.depth == d)
+        np.add.at(counts, layout.parent[nodes], counts[nodes])
+    return counts
+
+
+def mean_proximity(codes: np.ndarray, counts: np.ndarray, n_reference: int) -> np.ndarray:
+    """(b,) mean proximity of samples with (b, n_trees) leaf ids to the ``n_reference`` references counted
+    in ``counts`` (``subtree_counts``): the mean over trees of the share of references in the sample's leaf."""
+    return counts[codes].mean(axis=1) / n_reference
+
+
 def _one_hot(codes: np.ndarray, n_nodes: int) -> sparse.csr_matrix:
     n, t = codes.shape
     indptr = np.arange(0, n * t + 1, t, dtype=np.int64)
@@ -129,6 +156,8 @@ def divergence_features(a: np.ndarray, b: np.ndarray, layout: ForestLayout) -> n
         int64 array of the shape of ``a``: the split feature of the pair's lowest common ancestor, or -1
         where the two leaves are the same (the samples are not separated in that tree).
     """
+    shape = np.broadcast_shapes(np.shape(a), np.shape(b))
+    a, b = np.broadcast_to(a, shape).ravel(), np.broadcast_to(b, shape).ravel()  # ravel copies a broadcast
     a, b = a.copy(), b.copy()
     differ = a != b
     while True:
@@ -139,4 +168,40 @@ def divergence_features(a: np.ndarray, b: np.ndarray, layout: ForestLayout) -> n
         up_a, up_b = active[da >= db], active[db >= da]
         a[up_a] = layout.parent[a[up_a]]
         b[up_b] = layout.parent[b[up_b]]
-    return np.where(differ, layout.feature[a], -1)
+    return np.where(differ, layout.feature[a], -1).reshape(shape)
+
+
+def separating_splits(codes: np.ndarray, counts: np.ndarray, layout: ForestLayout) -> tuple[np.ndarray, ...]:
+    """Where the references leave each sample's path: per (sample, tree, ancestor), how many references the
+    split at that ancestor sends the other way, and the split's feature.
+
+    Summed over a sample's ancestors and trees and divided by ``n_trees * n_reference``, the counts give the
+    sample's mean proximity distance ``1 - mean_proximity``; grouped by feature they split it exactly.
+
+    Args:
+        codes: (b, n_trees) global leaf ids.
+        counts: (n_nodes,) references per node (``subtree_counts``).
+        layout: the forest's node layout.
+
+    Returns:
+        ``(rows, features, separated)``: flat arrays, one entry per (sample, tree, ancestor) with at least one
+        reference separated there: the sample's row in ``codes``, the split feature and the count.
+    """
+    cur = codes.copy()
+    rows = np.broadcast_to(np.arange(len(codes))[:, None], codes.shape)
+    out_rows, out_features, out_counts = [], [], []
+    while True:
+        up = layout.parent[cur]
+        active = up != cur
+        if not active.any():
+            break
+        separated = counts[up] - counts[cur]
+        keep = active & (separated > 0)
+        out_rows.append(rows[keep])
+        out_features.append(layout.feature[up[keep]])
+        out_counts.append(separated[keep])
+        cur = np.where(active, up, cur)
+    if not out_rows:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    return np.concatenate(out_rows), np.concatenate(out_features), np.concatenate(out_counts)
