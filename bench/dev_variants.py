@@ -87,7 +87,9 @@ def main() -> None:
         if rs:
             mean = {k: np.mean([r[k] for r in rs]) for k in ("vus_pr", "aupr", "best_f1")}
             med = np.median([r["fit_s"] + r["score_s"] for r in rs])
-            print(f"{vname:<14}{len(rs):>4}{mean['vus_pr']:>8.3f}{mean['aupr']:>7.3f}{mean['best_f1']:>8.3f}{med:>7.1f}")
+            print(
+                f"{vname:<14}{len(rs):>4}{mean['vus_pr']:>8.3f}{mean['aupr']:>7.3f}{mean['best_f1']:>8.3f}{med:>7.1f}"
+            )
 
 
 if __name__ == "__main__":

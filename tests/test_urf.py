@@ -100,7 +100,9 @@ def test_window_features_layouts_map_to_channels():
         window_features(w, "fft")
 
 
-@pytest.mark.parametrize(("score", "features"), [("mean", "raw"), ("knn", "raw"), ("mean", "summary"), ("knn", "summary")])
+@pytest.mark.parametrize(
+    ("score", "features"), [("mean", "raw"), ("knn", "raw"), ("mean", "summary"), ("knn", "summary")]
+)
 def test_channel_scores_sum_to_the_score(score, features):
     train, test = make_series(600, 3, seed=1), make_series(300, 3, seed=2)
     test[150:153, 1] += 6.0

@@ -212,8 +212,7 @@ _DETECTORS_CATALOG = {
     ),
     "urf": Listing(
         "anomalyforge.detectors.urf.detector:UnsupervisedRandomForest",
-        "Unsupervised random forest (real vs uniform synthetic windows); score = proximity distance to reference "
-        "windows.",
+        "Unsupervised random forest (real vs uniform synthetic windows); proximity distance to reference windows.",
     ),
     "zscore": Listing(
         "anomalyforge.detectors.classic:ZScore",

@@ -84,7 +84,7 @@ def _refuse_infinite(X: np.ndarray) -> None:
 
 @DETECTORS.register("urf", test_params=_SMALL)
 class UnsupervisedRandomForest(WindowSklearnDetector):
-    """Unsupervised random forest (real vs uniform synthetic windows); score = proximity distance to reference windows."""
+    """Unsupervised random forest (real vs uniform synthetic windows); proximity distance to reference windows."""
 
     tags: ClassVar[Tags] = Tags(min_length=2, allow_nan=True)
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
@@ -207,7 +207,9 @@ class UnsupervisedRandomForest(WindowSklearnDetector):
             split = divergence_features(np.broadcast_to(c[:, None, :], refs.shape), refs, self._layout())
             rows = np.nonzero(split >= 0)[0]
             which = rows * n_channels + channel_of[split[split >= 0]]
-            out[lo : lo + len(c)] = np.bincount(which, minlength=len(c) * n_channels).reshape(len(c), -1) / (k * n_trees)
+            out[lo : lo + len(c)] = np.bincount(which, minlength=len(c) * n_channels).reshape(len(c), -1) / (
+                k * n_trees
+            )
         return out
 
     def channel_scores(self, X: Any) -> np.ndarray:

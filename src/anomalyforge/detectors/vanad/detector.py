@@ -83,8 +83,8 @@ from anomalyforge.detectors.vanad.image import (
     windows_to_images,
     windows_to_period_images,
 )
-from anomalyforge.metrics.vus import estimate_sliding_window
 from anomalyforge.detectors.vanad.mae import MAEConfig, MaskedAutoencoder
+from anomalyforge.metrics.vus import estimate_sliding_window
 from anomalyforge.nn.training import TrainConfig, fit_loop, resolve_device, seed_torch, torch_threads
 
 __all__ = ["VanAD"]
@@ -300,7 +300,9 @@ class VanAD(BaseDetector):
                 # every MADE layer is a constant affine map and the flow is a Gaussian; fit it in closed form
                 steps = self._train_windows(Z, None)[:, :, self.flow_channels_[0]].ravel()
                 self.gaussian_mean_, self.gaussian_std_ = float(steps.mean()), float(max(steps.std(), 1e-6))
-                self._record_training("flow", {"stopped_by": "closed form (one variable: a Gaussian)", "epochs_run": None})
+                self._record_training(
+                    "flow", {"stopped_by": "closed form (one variable: a Gaussian)", "epochs_run": None}
+                )
             elif self.has_flow_:
                 self.flow_ = build_flow(len(self.flow_channels_), self.nf_blocks, self.nf_hidden, self.nf_layers)
                 self.flow_.to(device)
