@@ -3,14 +3,17 @@
 A random forest (scikit-learn) learns to tell the real training windows from as many synthetic samples
 drawn uniformly within the per-feature minimum and maximum of the real ones (``forest.uniform_synthetic``).
 Its proximity, the share of trees in which two samples fall in the same leaf, gives the distance
-``1 - proximity``; a window's score is its mean proximity distance to its ``n_neighbors`` nearest windows
-of a fixed reference set (``score="knn"``, default) or to the whole reference set (``score="mean"``). The
-reference set is ``n_reference`` real training windows, evenly spread, kept as their leaf ids only; scoring
-compares leaves with a sparse product per batch (``forest.proximity``), so memory is bounded by
-``batch_size x n_reference`` whatever the series length.
+``1 - proximity``; a window's score is its mean proximity distance to a fixed reference set of
+``n_reference`` real training windows, evenly spread (``score="mean"``, default), or to its ``n_neighbors``
+nearest references (``score="knn"``). The mean needs only how many references pass through each node
+(``forest.mean_proximity``: ``n_trees`` look-ups per window); the kNN compares leaves with a sparse product
+per batch (``forest.proximity``), about ``n_reference`` times slower. Memory is bounded by ``batch_size``
+windows (times ``n_reference`` for the kNN) whatever the series length.
 
-The forest sees either the raw standardised window (``features="raw"``, default) or six statistics per
-channel (``features="summary"``, ``features.SUMMARY_STATISTICS``).
+The forest sees six statistics per channel of the standardised window (``features="summary"``, default,
+``features.SUMMARY_STATISTICS``) or the raw window (``features="raw"``). The defaults were chosen on the
+dev suite's UCR series (mean VUS-PR over the first 15: summary + mean 0.216, summary + kNN 0.208, raw + kNN
+0.207, raw + mean 0.135; summary + mean also the fastest).
 
 Missing values: the detector's tags allow NaN. The standardisation ignores missing values, the forest
 (scikit-learn's ``RandomForestClassifier``, which learns at each split which side missing values go to)
@@ -101,13 +104,13 @@ class UnsupervisedRandomForest(WindowSklearnDetector):
     def __init__(
         self,
         window: int = 50,
-        features: str = "raw",
+        features: str = "summary",
         n_estimators: int = 100,
         min_samples_leaf: int = 1,
         max_features: str | float = "sqrt",
         n_reference: int = 1000,
         n_neighbors: int = 5,
-        score: str = "knn",
+        score: str = "mean",
         contamination: float = 0.05,
         max_train_windows: int = 2000,
         score_stride: int = 1,

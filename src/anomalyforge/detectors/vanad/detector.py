@@ -323,13 +323,13 @@ class VanAD(BaseDetector):
         One channel with ``univariate_image="periods"``: one image row per period, the period being
         ``period`` or ``estimate_sliding_window`` of the training series (TSB-AD's ACF estimate, 125 when
         it finds none), and the window ``n_periods`` periods, fewer when the training series is shorter
-        than 3 windows (at least 2 periods; a period longer than half the series is cut to half).
+        than 2 windows (at least 2 periods; a period longer than half the series is cut to half).
         """
         n = Z.shape[0]
         if Z.shape[1] == 1 and self.univariate_image == "periods":
             period = int(self.period) if self.period else estimate_sliding_window(Z[:, 0])
             period = max(1, min(period, n // 2))
-            rows = int(np.clip(n // (3 * period), 2, self.n_periods))
+            rows = int(np.clip(n // (2 * period), 2, self.n_periods))
             self.image_layout_, self.period_, self.window_, self.pad_ = "periods", period, rows * period, 0
             return
         self.image_layout_, self.window_ = "variables", int(self.window)
