@@ -397,3 +397,10 @@ def test_one_channel_series_is_drawn_by_periods_with_a_gaussian_density():
     assert rows.image_layout_ == "variables" and rows.window_ == 32
     short = VanAD(**TINY_DET, mae_epochs=1, period=200).fit(train[:500])  # 2 periods fit: window 400
     assert short.window_ == 400 and np.isfinite(short.anomaly_score(test)).all()
+
+
+def test_one_channel_same_seed_without_budget_same_scores():
+    train, test = make_series(600, 1, seed=3), make_series(300, 1, seed=4)
+    params = {**TINY_DET, "mae_epochs": 1, "n_periods": 4, "mae_time_budget": None, "random_state": 3}
+    first, second = VanAD(**params).fit(train), VanAD(**params).fit(train)
+    np.testing.assert_array_equal(first.anomaly_score(test), second.anomaly_score(test))
