@@ -36,6 +36,9 @@ def test_uniform_synthetic_stays_in_bounds_and_copies_the_missing_share():
     assert abs(np.isnan(synth[:, 1]).mean() - 0.3) < 0.03
     assert (synth[:, 2] == 0).all()  # a constant feature stays constant
     np.testing.assert_array_equal(synth, uniform_synthetic(real, 4000, np.random.default_rng(1)))
+    wide = uniform_synthetic(real, 4000, np.random.default_rng(1), margin=0.5)
+    span = hi[0] - lo[0]
+    assert wide[:, 0].min() < lo[0] - 0.4 * span and wide[:, 0].max() > hi[0] + 0.4 * span
 
 
 @pytest.fixture(scope="module")

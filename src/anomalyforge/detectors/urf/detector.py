@@ -15,6 +15,13 @@ The forest sees six statistics per channel of the standardised window (``feature
 dev suite's UCR series (mean VUS-PR over the first 15: summary + mean 0.216, summary + kNN 0.208, raw + kNN
 0.207, raw + mean 0.135; summary + mean also the fastest).
 
+``margin`` widens the synthetic samples' bounds by that share of each feature's range on both sides (0,
+default, is the published method). With the data's own bounds, a window beyond the training range falls
+in the same leaves as the most extreme training windows (a split threshold lies between two samples, and
+nothing lies beyond the extremes), so a far out-of-range window scores like a rare but normal one; a
+margin puts synthetic samples there. On the 5-channel sines of ``bench/bench_long_series.py`` (20k steps,
+forged +3 shifts) AUPR rises from 0.105 to 0.186 (0.1) and 0.206 (0.5); it was not tried on the dev suite.
+
 Missing values: the detector's tags allow NaN. The standardisation ignores missing values, the forest
 (scikit-learn's ``RandomForestClassifier``, which learns at each split which side missing values go to)
 takes NaN in fitting and in prediction, and the synthetic samples are missing in each feature as often as
@@ -93,6 +100,7 @@ class UnsupervisedRandomForest(WindowSklearnDetector):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "features": [Options(FEATURE_SETS)],
         "n_estimators": [Interval(int, 1, None)],
+        "margin": [Interval(float, 0.0, None)],
         "min_samples_leaf": [Interval(int, 1, None)],
         "max_features": [Options(("sqrt", "log2")), Interval(float, 0.0, 1.0, "right")],
         "n_reference": [Interval(int, 1, None)],
@@ -106,6 +114,7 @@ class UnsupervisedRandomForest(WindowSklearnDetector):
         window: int = 50,
         features: str = "summary",
         n_estimators: int = 100,
+        margin: float = 0.0,
         min_samples_leaf: int = 1,
         max_features: str | float = "sqrt",
         n_reference: int = 1000,
@@ -122,6 +131,7 @@ class UnsupervisedRandomForest(WindowSklearnDetector):
         self.window = window
         self.features = features
         self.n_estimators = n_estimators
+        self.margin = margin
         self.min_samples_leaf = min_samples_leaf
         self.max_features = max_features
         self.n_reference = n_reference
@@ -148,7 +158,7 @@ class UnsupervisedRandomForest(WindowSklearnDetector):
     def _fit_windows(self, windows: WindowGather, Z: np.ndarray) -> None:
         rng = np.random.default_rng(self.random_state)
         real = window_features(windows.materialise(), self.features)
-        synthetic = uniform_synthetic(real, len(real), rng)
+        synthetic = uniform_synthetic(real, len(real), rng, self.margin)
         self.model_ = RandomForestClassifier(
             n_estimators=self.n_estimators,
             min_samples_leaf=self.min_samples_leaf,

@@ -37,13 +37,15 @@ __all__ = [
 ]
 
 
-def uniform_synthetic(real: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+def uniform_synthetic(real: np.ndarray, n: int, rng: np.random.Generator, margin: float = 0.0) -> np.ndarray:
     """``n`` samples uniform within the per-feature bounds of ``real`` (m, d), NaN where ``real`` has them.
 
     Args:
         real: (m, d) real samples, NaN allowed (a feature missing in every sample is drawn as 0).
         n: number of synthetic samples.
         rng: the random generator (the same seed gives the same samples).
+        margin: the bounds widened by this share of each feature's range on both sides (0: the data's
+            own minimum and maximum).
 
     Returns:
         (n, d) float64 synthetic samples; feature j is NaN in about the share of ``real`` rows where it is.
@@ -55,6 +57,7 @@ def uniform_synthetic(real: np.ndarray, n: int, rng: np.random.Generator) -> np.
         lo = np.nanmin(real, axis=0) if any_missing else real.min(axis=0)
         hi = np.nanmax(real, axis=0) if any_missing else real.max(axis=0)
     lo, hi = np.nan_to_num(lo), np.nan_to_num(hi)
+    lo, hi = lo - margin * (hi - lo), hi + margin * (hi - lo)
     out = lo + (hi - lo) * rng.random((n, real.shape[1]))
     if any_missing:
         out[rng.random(out.shape) < missing.mean(axis=0)] = np.nan
