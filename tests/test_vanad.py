@@ -386,7 +386,7 @@ def test_period_images_put_one_period_per_patch_row_and_round_trip():
 
 def test_one_channel_series_is_drawn_by_periods_with_a_gaussian_density():
     train = make_series(1200, 1, seed=3)  # period 25
-    det = VanAD(**{**TINY_DET, "window": 32}, mae_epochs=1, n_periods=4).fit(train)
+    det = VanAD(**{**TINY_DET, "window": 32}, mae_epochs=1, n_periods=4, univariate_image="periods").fit(train)
     assert det.image_layout_ == "periods" and det.period_ == 25 and det.window_ == 100 and det.pad_ == 0
     assert det.has_flow_ and not hasattr(det, "flow_")
     assert det.training_summary()["stopped_by"]["flow"].startswith("closed form")
@@ -395,12 +395,15 @@ def test_one_channel_series_is_drawn_by_periods_with_a_gaussian_density():
     assert scores.shape == (600,) and np.isfinite(scores).all()
     rows = VanAD(**TINY_DET, mae_epochs=1, univariate_image="rows").fit(train)
     assert rows.image_layout_ == "variables" and rows.window_ == 32
-    short = VanAD(**TINY_DET, mae_epochs=1, period=200).fit(train[:500])  # 2 periods fit: window 400
+    short = VanAD(**TINY_DET, mae_epochs=1, period=200, univariate_image="periods").fit(
+        train[:500]
+    )  # 2 periods fit: window 400
     assert short.window_ == 400 and np.isfinite(short.anomaly_score(test)).all()
 
 
 def test_one_channel_same_seed_without_budget_same_scores():
     train, test = make_series(600, 1, seed=3), make_series(300, 1, seed=4)
-    params = {**TINY_DET, "mae_epochs": 1, "n_periods": 4, "mae_time_budget": None, "random_state": 3}
-    first, second = VanAD(**params).fit(train), VanAD(**params).fit(train)
-    np.testing.assert_array_equal(first.anomaly_score(test), second.anomaly_score(test))
+    for layout in ("periods", "rows"):
+        params = {**TINY_DET, "mae_epochs": 1, "n_periods": 4, "mae_time_budget": None, "univariate_image": layout}
+        first, second = VanAD(**params, random_state=3).fit(train), VanAD(**params, random_state=3).fit(train)
+        np.testing.assert_array_equal(first.anomaly_score(test), second.anomaly_score(test))
