@@ -20,3 +20,5 @@ $PY -m anomalyforge.cli bench --suite bench/suites/quick_ucr_nab.json --detector
 $PY -m anomalyforge.cli bench --suite bench/suites/quick_ucr_nab.json --detectors vanad --out runs/q_vanad_uni_rows \
     --workers 1 --param vanad.mae_time_budget=20 --param vanad.univariate_image=rows
 $PY bench/bench_long_series.py --only urf,knn
+$PY bench/compare_runs.py urf=runs/q_urf:urf knn=runs/q_urf:knn
+$PY bench/compare_runs.py periods=runs/q_vanad_uni rows=runs/q_vanad_uni_rows
