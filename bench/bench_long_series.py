@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 
@@ -58,10 +59,14 @@ def main() -> None:
     names = args.only.split(",") if args.only else list(list_detectors())
     print(f"{args.steps} steps x {args.channels} channels, training budget cap {args.budget:.0f} s, 1 thread")
     print(f"{'detector':<14}{'fit s':>8}{'score s':>9}{'peak MB':>9}{'AUPR':>7}")
+    # the child imports the same source as this process (a worktree's PYTHONPATH, not the installed copy)
+    child_env = {"ANOMALYFORGE_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    if os.environ.get("PYTHONPATH"):
+        child_env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     for name in names:
         proc = subprocess.run(
             [sys.executable, "-c", CHILD, name, str(args.steps), str(args.channels), str(args.budget)],
-            capture_output=True, text=True, env={"ANOMALYFORGE_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+            capture_output=True, text=True, env=child_env,
         )
         if proc.returncode != 0:
             last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"

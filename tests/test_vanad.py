@@ -359,3 +359,51 @@ def test_flow_term_flags_a_point_anomaly_and_options():
     assert not raw.has_flow_ and np.isfinite(raw.anomaly_score(test)).all()
     with pytest.raises(ValueError, match="combine"):
         VanAD(**TINY_DET, combine="sum").fit(train)
+
+
+# ------------------------------------------------------------------------------------- one channel
+def test_period_images_put_one_period_per_patch_row_and_round_trip():
+    from anomalyforge.detectors.vanad.image import period_images_to_windows, windows_to_period_images
+
+    period, rows = 30, 4
+    t = torch.arange(period * rows, dtype=torch.float32)
+    windows = (torch.sin(2 * np.pi * t / period) + 0.01 * t)[None, :, None]
+    windows[0, 2 * period + 10, 0] += 3.0  # a spike in the third period
+    images = windows_to_period_images(windows, period, 32)
+    assert images.shape == (1, 3, 32, 32)
+    block = images[0, 0].reshape(rows, 32 // rows, 32)
+    assert torch.equal(block, block[:, :1].expand_as(block))  # each period fills whole pixel rows
+    assert block[2, 0].max() > block[1, 0].max() + 1.0  # the spike stays in its own period's rows
+    back = period_images_to_windows(images, period * rows, period)
+    assert back.shape == windows.shape
+    smooth = windows.clone()
+    smooth[0, 2 * period + 10, 0] -= 3.0
+    assert (period_images_to_windows(windows_to_period_images(smooth, period, 64), period * rows, period)
+            - smooth).abs().max() < 0.05  # fmt: skip
+    with pytest.raises(ValueError, match="divisible"):
+        windows_to_period_images(windows[:, :-1], period, 32)
+
+
+def test_one_channel_series_is_drawn_by_periods_with_a_gaussian_density():
+    train = make_series(1200, 1, seed=3)  # period 25
+    det = VanAD(**{**TINY_DET, "window": 32}, mae_epochs=1, n_periods=4, univariate_image="periods").fit(train)
+    assert det.image_layout_ == "periods" and det.period_ == 25 and det.window_ == 100 and det.pad_ == 0
+    assert det.has_flow_ and not hasattr(det, "flow_")
+    assert det.training_summary()["stopped_by"]["flow"].startswith("closed form")
+    test = make_series(600, 1, seed=4)
+    scores = det.anomaly_score(test)
+    assert scores.shape == (600,) and np.isfinite(scores).all()
+    rows = VanAD(**TINY_DET, mae_epochs=1, univariate_image="rows").fit(train)
+    assert rows.image_layout_ == "variables" and rows.window_ == 32
+    short = VanAD(**TINY_DET, mae_epochs=1, period=200, univariate_image="periods").fit(
+        train[:500]
+    )  # 2 periods fit: window 400
+    assert short.window_ == 400 and np.isfinite(short.anomaly_score(test)).all()
+
+
+def test_one_channel_same_seed_without_budget_same_scores():
+    train, test = make_series(600, 1, seed=3), make_series(300, 1, seed=4)
+    for layout in ("periods", "rows"):
+        params = {**TINY_DET, "mae_epochs": 1, "n_periods": 4, "mae_time_budget": None, "univariate_image": layout}
+        first, second = VanAD(**params, random_state=3).fit(train), VanAD(**params, random_state=3).fit(train)
+        np.testing.assert_array_equal(first.anomaly_score(test), second.anomaly_score(test))

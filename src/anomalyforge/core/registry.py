@@ -210,6 +210,10 @@ _DETECTORS_CATALOG = {
         "anomalyforge.detectors.classic:WindowKNN",
         "Distance to the k-th nearest training window.",
     ),
+    "urf": Listing(
+        "anomalyforge.detectors.urf.detector:UnsupervisedRandomForest",
+        "Unsupervised random forest (real vs uniform synthetic windows); proximity distance to reference windows.",
+    ),
     "zscore": Listing(
         "anomalyforge.detectors.classic:ZScore",
         "Largest absolute per-channel z-score of each step against the training mean and deviation.",

@@ -26,6 +26,8 @@ __all__ = [
     "admm_map",
     "windows_to_images",
     "images_to_windows",
+    "windows_to_period_images",
+    "period_images_to_windows",
     "checkerboard_masks",
 ]
 
@@ -123,6 +125,41 @@ def images_to_windows(images: torch.Tensor, n_variables: int, length: int, pad: 
     grey = images.mean(dim=1, keepdim=True)
     back = F.interpolate(grey, size=(n_variables, length + pad), mode="bilinear", align_corners=False, antialias=False)
     return back[:, 0, :, pad:].transpose(1, 2)
+
+
+def windows_to_period_images(windows: torch.Tensor, period: int, image_size: int) -> torch.Tensor:
+    """Render one-channel (B, L, 1) windows as (B, 3, image_size, image_size) images, one row per period.
+
+    The window (L a multiple of ``period``) is cut into its L / period consecutive periods, stacked as the
+    rows of an (L / period, period) grey image, so a column holds the same phase of every period. Each
+    period is resized bilinearly (no antialiasing) to ``image_size`` pixels and repeated over
+    ``image_size / rows`` pixel rows (nearest, not bilinear, vertically: a period's pixels never blend into
+    its neighbours', and with as many periods as patch rows each period is exactly one row of patches, so
+    a masked patch must be predicted from the other periods above and below it, not from a copy of itself).
+    """
+    b, length, n = windows.shape
+    if n != 1 or length % period:
+        raise ValueError(f"period images need one channel and a length divisible by {period}; got {(length, n)}")
+    rows = length // period
+    x = windows[..., 0].reshape(b, 1, rows, period)
+    x = F.interpolate(x, size=(rows, image_size), mode="bilinear", align_corners=False, antialias=False)
+    img = F.interpolate(x, size=(image_size, image_size), mode="nearest")
+    return img.expand(-1, 3, -1, -1)
+
+
+def period_images_to_windows(images: torch.Tensor, length: int, period: int) -> torch.Tensor:
+    """Inverse of ``windows_to_period_images``: (B, 3, S, S) images to (B, length, 1) windows.
+
+    Grey (mean of the colour channels), each period's pixel rows averaged (the rows nearest sampling gave
+    it), then resized bilinearly back to ``period`` steps.
+    """
+    grey = images.mean(dim=1)  # (B, S, S)
+    size, rows = grey.shape[1], length // period
+    owner = torch.div(torch.arange(size, device=grey.device) * rows, size, rounding_mode="floor")  # nearest's rows
+    one_hot = F.one_hot(owner, rows).to(grey.dtype)  # (S, rows)
+    per_row = torch.einsum("bsw,sr->brw", grey, one_hot) / one_hot.sum(dim=0)[None, :, None]
+    back = F.interpolate(per_row[:, None], size=(rows, period), mode="bilinear", align_corners=False, antialias=False)
+    return back.reshape(images.shape[0], length, 1)
 
 
 def checkerboard_masks(grid: int) -> tuple[torch.Tensor, torch.Tensor]:
