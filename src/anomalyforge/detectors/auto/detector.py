@@ -1,0 +1,193 @@
+"""``auto``: classic detectors at the training series' own window lengths, ranked on anomalies forged in a
+held-out stretch of the training series, the best few calibrated and combined, then refitted.
+
+Steps of ``fit`` (nothing but the training series is read):
+
+1. period = ``estimate_sliding_window`` of the training series; windows 1, period/2, period, 2 period
+   (``selection.candidate_windows``);
+2. the last ``holdout`` share of the training series (at most ``max_validation_steps``) becomes a labelled
+   validation stretch: anomalies from ``generators`` pasted in, labels = their exact masks;
+3. every candidate (detector x window, cheapest first, until ``time_budget`` runs out) is fitted on the rest
+   and scored on the stretch; the surrogate (VUS-PR by default) ranks them;
+4. the top candidates of distinct detectors are calibrated (p-values against their scores on the stretch's
+   normal steps, ``calibration``) and combined (Fisher by default); the ensemble size 1 .. ``n_members``
+   with the best surrogate on the stretch is kept;
+5. with ``refit`` the members are fitted again on the whole training series (same settings, so the
+   calibration measured in step 4 still describes their scores on unseen normal data).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from anomalyforge.core.base import RANDOM_STATE, BaseDetector, Tags
+from anomalyforge.core.budget import Budget
+from anomalyforge.core.registry import DETECTORS
+from anomalyforge.core.validation import Interval, Options
+from anomalyforge.detectors.auto.calibration import combine_scores, fit_tail_calibration, neg_log_p
+from anomalyforge.detectors.auto.selection import (
+    Candidate,
+    candidate_grid,
+    candidate_windows,
+    fit_model_only,
+    forge_validation,
+    make_candidate,
+    surrogate_score,
+)
+
+__all__ = ["AutoDetector"]
+
+_CLASSIC = ("knn", "iforest", "pca", "ocsvm", "lof", "elliptic", "zscore")
+
+
+@DETECTORS.register(
+    "auto",
+    test_params={"detectors": ("iforest", "pca", "knn", "zscore"), "max_train_windows": 200, "time_budget": None},
+)
+class AutoDetector(BaseDetector):
+    """Classic detectors at the training period's windows, chosen and combined on anomalies forged in held-out training data.
+
+    Fitted state: ``members_`` (fitted detectors), ``member_labels_`` (``"knn@50"``), ``windows_``,
+    ``weights_``, ``calibration_`` ((k, 103) per-member tail calibration), ``period_``, ``selection_``
+    (every candidate's validation score, the ensemble sizes tried, how selection ended).
+    """
+
+    tags: ClassVar[Tags] = Tags(min_length=8)
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "detectors": [tuple, list],
+        "generators": [tuple, list],
+        "holdout": [Interval(float, 0.05, 0.5)],
+        "max_validation_steps": [Interval(int, 50, None)],
+        "n_members": [Interval(int, 1, None)],
+        "surrogate": [Options(("vus_pr", "aupr"))],
+        "combine": [Options(("fisher", "mean_rank"))],
+        "refit": [bool],
+        "max_window_features": [Interval(int, 1, None)],
+        "max_train_windows": [Interval(int, 2, None)],
+        "time_budget": [None, Interval(float, 0.0, None)],
+        "random_state": RANDOM_STATE,
+    }
+
+    def __init__(
+        self,
+        detectors: tuple[str, ...] = _CLASSIC,
+        generators: tuple[str, ...] = ("rules", "cutaddpaste", "ncad"),
+        holdout: float = 0.25,
+        max_validation_steps: int = 10000,
+        n_members: int = 3,
+        surrogate: str = "vus_pr",
+        combine: str = "fisher",
+        refit: bool = True,
+        max_window_features: int = 2000,
+        max_train_windows: int = 1000,
+        time_budget: float | None = 60.0,
+        contamination: float = 0.05,
+        threshold: Any = None,
+        random_state: int | None = 0,
+    ) -> None:
+        self.detectors = detectors
+        self.generators = generators
+        self.holdout = holdout
+        self.max_validation_steps = max_validation_steps
+        self.n_members = n_members
+        self.surrogate = surrogate
+        self.combine = combine
+        self.refit = refit
+        self.max_window_features = max_window_features
+        self.max_train_windows = max_train_windows
+        self.time_budget = time_budget
+        self.contamination = contamination
+        self.threshold = threshold
+        self.random_state = random_state
+
+    def _check_names(self) -> None:
+        unknown = [d for d in self.detectors if d not in _CLASSIC]
+        if not self.detectors or unknown:
+            raise ValueError(f"auto: detectors must be a non-empty subset of {', '.join(_CLASSIC)}; got {unknown}")
+        if not self.generators:
+            raise ValueError("auto: generators must name at least one generator (e.g. rules, cutaddpaste, ncad)")
+
+    # --------------------------------------------------------------------------------------- fitting
+    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
+        self._check_names()
+        budget = Budget(self.time_budget)
+        rng = np.random.default_rng(self.random_state)
+        n, C = X.shape
+        n_val = int(min(self.max_validation_steps, round(self.holdout * n)))
+        X_fit, X_val = X[: n - n_val], X[n - n_val :]
+        usable = min(len(X_fit), n_val)
+        period, windows = candidate_windows(X, self.max_window_features, max_window=max(4, min(1000, usable // 4)))
+        self.period_ = period
+        length = int(np.clip(period, 8, max(8, n_val // 6)))
+        if n_val < 48 or len(X_fit) < 16:
+            raise ValueError(
+                f"auto needs a training series of at least 192 steps to hold out a validation stretch; got {n}. "
+                "Choose a detector by name (e.g. --detector knn) for shorter series"
+            )
+        val = forge_validation(X_fit, X_val, tuple(self.generators), length, max(windows), budget.share(0.5), rng,
+                               self.random_state)  # fmt: skip
+        grid = candidate_grid(tuple(self.detectors), windows, C)
+        results: list[tuple[Candidate, float, np.ndarray]] = []
+        skipped: dict[str, str] = {}
+        stopped = "every candidate evaluated"
+        for cand in grid:
+            if results and budget.expired():
+                stopped = "time budget"
+                break
+            det = make_candidate(cand, C, self.max_train_windows, self.random_state)
+            try:
+                scores = det._checked_scores(fit_model_only(det, X_fit)._score(val.series), n_val)
+            except (ValueError, np.linalg.LinAlgError, RuntimeError) as exc:
+                skipped[cand.label] = f"{type(exc).__name__}: {exc}"[:200]
+                continue
+            results.append((cand, surrogate_score(self.surrogate, val.labels, scores, period), scores))
+        if not results:
+            raise RuntimeError(f"auto: no candidate could be fitted ({skipped})")
+        results.sort(key=lambda r: -r[1])
+        top, seen = [], set()
+        for r in results:
+            if r[0].detector not in seen and len(top) < self.n_members:
+                top.append(r)
+                seen.add(r[0].detector)
+        calibrations = [fit_tail_calibration(s[val.null]) for _, _, s in top]
+        neg = np.stack([neg_log_p(s, cal) for (_, _, s), cal in zip(top, calibrations, strict=True)])
+        sizes = {}
+        for k in range(1, len(top) + 1):
+            combined = combine_scores(neg[:k], np.ones(k), self.combine)
+            sizes[k] = surrogate_score(self.surrogate, val.labels, combined, period)
+        k_best = max(sizes, key=lambda k: (sizes[k], -k))
+        members = []
+        for cand, _, _ in top[:k_best]:
+            det = make_candidate(cand, C, self.max_train_windows, self.random_state)
+            members.append(fit_model_only(det, X if self.refit else X_fit))
+        self.members_ = members
+        self.member_labels_ = [c.label for c, _, _ in top[:k_best]]
+        self.windows_ = [c.window for c, _, _ in top[:k_best]]
+        self.weights_ = np.ones(k_best)
+        self.calibration_ = np.stack(calibrations[:k_best])
+        self.selection_ = {
+            "period": period,
+            "windows": windows,
+            "validation_steps": n_val,
+            "forged": len(val.generators),
+            "forged_share": float(val.labels.mean()),
+            "candidates": {c.label: round(v, 4) for c, v, _ in results},
+            "ensemble_sizes": {str(k): round(v, 4) for k, v in sizes.items()},
+            "skipped": skipped,
+            "stopped_by": stopped,
+        }
+        self._record_training("selection", {
+            "stopped_by": stopped, "epochs_run": None, "members": self.member_labels_,
+            "period": period, "candidates_evaluated": len(results), "candidates": len(grid),
+            "validation_score": round(sizes[k_best], 4),
+        })  # fmt: skip
+
+    # --------------------------------------------------------------------------------------- scoring
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        neg = np.stack([
+            neg_log_p(m._checked_scores(m._score(X), X.shape[0]), cal)
+            for m, cal in zip(self.members_, self.calibration_, strict=True)
+        ])  # fmt: skip
+        return combine_scores(neg, self.weights_, self.combine)
