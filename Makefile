@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/anomalyforge bench --suite demo --detectors iforest,pca,knn,lof,ocsvm,elliptic,zscore \
+	$(BIN)/anomalyforge bench --suite demo --detectors auto,iforest,pca,knn,lof,ocsvm,elliptic,zscore,genias_carla \
 		--data-root $(DATA) --out $(OUT) --workers 2
 
 test: $(STAMP)

@@ -1,7 +1,7 @@
 """Command line: thin wrappers that parse arguments and call the library.
 
     anomalyforge detectors | generators
-    anomalyforge detect SERIES.csv [--train TRAIN.csv] --detector NAME [--param k=v ...] --out DIR
+    anomalyforge detect SERIES.csv [--train TRAIN.csv] [--detector NAME (default auto)] [--param k=v ...] --out DIR
     anomalyforge datasets [--root DIR]
     anomalyforge generate --generator NAME --dataset MSL --series C-1 --out DIR
     anomalyforge generate --compare genias,rules --dataset MSL --series C-1
@@ -140,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("detect", help="fit a detector and score a CSV/Parquet series")
     p.add_argument("series", help="CSV/Parquet: numeric columns are channels; timestamp and label columns optional")
     p.add_argument("--train", help="normal training series in the same layout (default: fit on SERIES)")
-    p.add_argument("--detector", required=True, help="registered detector name (see `anomalyforge detectors`)")
+    p.add_argument("--detector", default="auto",
+                   help="registered detector name (see `anomalyforge detectors`; default: auto)")
     p.add_argument("--param", action="append", metavar="K=V", help="detector parameter, repeatable")
     p.add_argument("--out", required=True, help="output folder for scores.csv and plot.png")
     p.add_argument("--fill", choices=["none", "ffill"], default="none", help="missing cells: refuse or fill")

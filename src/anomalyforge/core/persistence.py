@@ -118,7 +118,8 @@ def _encode_state(obj: Any, prefix: str, tensors: dict[str, np.ndarray]) -> dict
             state[attr] = {"__threshold__": value.to_config()}
         elif isinstance(value, list) and value and all(_is_ours(v) for v in value):
             state[attr] = {"__nested_list__": [
-                {"__nested__": _describe(v), "state": _encode_state(v, f"{key}#{i}/", tensors)} for i, v in enumerate(value)
+                {"__nested__": _describe(v), "state": _encode_state(v, f"{key}#{i}/", tensors)}
+                for i, v in enumerate(value)
             ]}  # fmt: skip
         elif isinstance(value, list) and value and all(isinstance(v, np.ndarray) for v in value):
             for i, v in enumerate(value):

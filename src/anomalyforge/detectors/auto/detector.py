@@ -10,8 +10,9 @@ Steps of ``fit`` (nothing but the training series is read):
 3. every candidate (detector x window, cheapest first, until ``time_budget`` runs out) is fitted on the rest
    and scored on the stretch; the surrogate (VUS-PR by default) ranks them;
 4. the top candidates of distinct detectors are calibrated (p-values against their scores on the stretch's
-   normal steps, ``calibration``) and combined (Fisher by default); the ensemble size 1 .. ``n_members``
-   with the best surrogate on the stretch is kept;
+   normal steps, ``calibration``) and combined (Fisher by default); with ``choose_size`` the ensemble size
+   1 .. ``n_members`` with the best surrogate on the stretch is kept, else all ``n_members``; an ``anchor``
+   detector (its best window) is always the first member;
 5. with ``refit`` the members are fitted again on the whole training series (same settings, so the
    calibration measured in step 4 still describes their scores on unseen normal data).
 """
@@ -30,9 +31,9 @@ from anomalyforge.detectors.auto.calibration import combine_scores, fit_tail_cal
 from anomalyforge.detectors.auto.selection import (
     Candidate,
     candidate_grid,
-    candidate_windows,
     fit_model_only,
     forge_validation,
+    holdout_plan,
     make_candidate,
     surrogate_score,
 )
@@ -40,6 +41,8 @@ from anomalyforge.detectors.auto.selection import (
 __all__ = ["AutoDetector"]
 
 _CLASSIC = ("knn", "iforest", "pca", "ocsvm", "lof", "elliptic", "zscore")
+#: the default candidates: elliptic is left out (its robust covariance fit costs 10-60 s on one window grid)
+_DEFAULT = ("knn", "iforest", "pca", "ocsvm", "lof", "zscore")
 
 
 @DETECTORS.register(
@@ -47,7 +50,7 @@ _CLASSIC = ("knn", "iforest", "pca", "ocsvm", "lof", "elliptic", "zscore")
     test_params={"detectors": ("iforest", "pca", "knn", "zscore"), "max_train_windows": 200, "time_budget": None},
 )
 class AutoDetector(BaseDetector):
-    """Classic detectors at the training period's windows, chosen and combined on anomalies forged in held-out training data.
+    """Classic detectors at the training period's windows, chosen and combined on forged held-out anomalies.
 
     Fitted state: ``members_`` (fitted detectors), ``member_labels_`` (``"knn@50"``), ``windows_``,
     ``weights_``, ``calibration_`` ((k, 103) per-member tail calibration), ``period_``, ``selection_``
@@ -60,7 +63,10 @@ class AutoDetector(BaseDetector):
         "generators": [tuple, list],
         "holdout": [Interval(float, 0.05, 0.5)],
         "max_validation_steps": [Interval(int, 50, None)],
+        "forged_share": [Interval(float, 0.0, 0.5, "neither")],
         "n_members": [Interval(int, 1, None)],
+        "anchor": [None, str],
+        "choose_size": [bool],
         "surrogate": [Options(("vus_pr", "aupr"))],
         "combine": [Options(("fisher", "mean_rank"))],
         "refit": [bool],
@@ -72,16 +78,19 @@ class AutoDetector(BaseDetector):
 
     def __init__(
         self,
-        detectors: tuple[str, ...] = _CLASSIC,
+        detectors: tuple[str, ...] = _DEFAULT,
         generators: tuple[str, ...] = ("rules", "cutaddpaste", "ncad"),
         holdout: float = 0.25,
-        max_validation_steps: int = 10000,
+        max_validation_steps: int = 5000,
+        forged_share: float = 0.1,
         n_members: int = 3,
+        anchor: str | None = None,
+        choose_size: bool = True,
         surrogate: str = "vus_pr",
         combine: str = "fisher",
         refit: bool = True,
         max_window_features: int = 2000,
-        max_train_windows: int = 1000,
+        max_train_windows: int = 500,
         time_budget: float | None = 60.0,
         contamination: float = 0.05,
         threshold: Any = None,
@@ -91,7 +100,10 @@ class AutoDetector(BaseDetector):
         self.generators = generators
         self.holdout = holdout
         self.max_validation_steps = max_validation_steps
+        self.forged_share = forged_share
         self.n_members = n_members
+        self.anchor = anchor
+        self.choose_size = choose_size
         self.surrogate = surrogate
         self.combine = combine
         self.refit = refit
@@ -114,20 +126,13 @@ class AutoDetector(BaseDetector):
         self._check_names()
         budget = Budget(self.time_budget)
         rng = np.random.default_rng(self.random_state)
-        n, C = X.shape
-        n_val = int(min(self.max_validation_steps, round(self.holdout * n)))
-        X_fit, X_val = X[: n - n_val], X[n - n_val :]
-        usable = min(len(X_fit), n_val)
-        period, windows = candidate_windows(X, self.max_window_features, max_window=max(4, min(1000, usable // 4)))
+        C = X.shape[1]
+        plan = holdout_plan(X, self.holdout, self.max_validation_steps, self.max_window_features)
+        X_fit, period, windows, n_val = plan.X_fit, plan.period, plan.windows, len(plan.X_val)
         self.period_ = period
-        length = int(np.clip(period, 8, max(8, n_val // 6)))
-        if n_val < 48 or len(X_fit) < 16:
-            raise ValueError(
-                f"auto needs a training series of at least 192 steps to hold out a validation stretch; got {n}. "
-                "Choose a detector by name (e.g. --detector knn) for shorter series"
-            )
-        val = forge_validation(X_fit, X_val, tuple(self.generators), length, max(windows), budget.share(0.5), rng,
-                               self.random_state)  # fmt: skip
+        val = forge_validation(X_fit, plan.X_val, tuple(self.generators), plan.length, max(windows), budget.share(0.5),
+                               rng, self.random_state, max_share=self.forged_share,
+                               max_anomalies=max(12, int(40 * self.forged_share / 0.1)))  # fmt: skip
         grid = candidate_grid(tuple(self.detectors), windows, C)
         results: list[tuple[Candidate, float, np.ndarray]] = []
         skipped: dict[str, str] = {}
@@ -146,6 +151,9 @@ class AutoDetector(BaseDetector):
         if not results:
             raise RuntimeError(f"auto: no candidate could be fitted ({skipped})")
         results.sort(key=lambda r: -r[1])
+        if self.anchor is not None:  # the anchor detector's best window goes first, whatever its rank
+            first = next((i for i, r in enumerate(results) if r[0].detector == self.anchor), 0)
+            results.insert(0, results.pop(first))
         top, seen = [], set()
         for r in results:
             if r[0].detector not in seen and len(top) < self.n_members:
@@ -157,7 +165,7 @@ class AutoDetector(BaseDetector):
         for k in range(1, len(top) + 1):
             combined = combine_scores(neg[:k], np.ones(k), self.combine)
             sizes[k] = surrogate_score(self.surrogate, val.labels, combined, period)
-        k_best = max(sizes, key=lambda k: (sizes[k], -k))
+        k_best = max(sizes, key=lambda k: (sizes[k], -k)) if self.choose_size else len(top)
         members = []
         for cand, _, _ in top[:k_best]:
             det = make_candidate(cand, C, self.max_train_windows, self.random_state)

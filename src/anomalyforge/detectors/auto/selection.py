@@ -20,6 +20,8 @@ from anomalyforge.metrics import aupr, estimate_sliding_window, vus_pr
 
 __all__ = [
     "Candidate",
+    "HoldoutPlan",
+    "holdout_plan",
     "ValidationSeries",
     "candidate_windows",
     "candidate_grid",
@@ -65,7 +67,10 @@ class ValidationSeries:
 
 
 def candidate_windows(X: np.ndarray, max_window_features: int, max_window: int) -> tuple[int, list[int]]:
-    """The training series' period and the window lengths tried: 1 (point-wise), period/2, period, 2 period.
+    """The training series' period and the window lengths tried: 1 (point-wise), 1, 2 and 4 periods.
+
+    (period / 2 was tried too: on the dev series it lost to the period for knn, lof, iforest and ocsvm, and
+    longer windows than the period won there.)
 
     Windows are kept between 4 and ``max_window`` steps and, for several channels, at most
     ``max_window_features`` features (window x channels); duplicates are merged.
@@ -80,6 +85,37 @@ def candidate_windows(X: np.ndarray, max_window_features: int, max_window: int) 
     for w in (period // 2, period, 2 * period):
         windows.add(int(min(max(w, 4), cap)))
     return period, sorted(windows)
+
+
+@dataclass
+class HoldoutPlan:
+    """How ``auto`` splits a training series: fit part, held-out stretch, period, windows, forged length."""
+
+    X_fit: np.ndarray
+    X_val: np.ndarray
+    period: int
+    windows: list[int]
+    length: int
+
+
+def holdout_plan(X: np.ndarray, holdout: float, max_validation_steps: int, max_window_features: int) -> HoldoutPlan:
+    """The last ``holdout`` share of X (at most ``max_validation_steps``) held out; windows at most a quarter of
+    the shorter part; forged anomalies one period long (8 .. a sixth of the stretch).
+
+    Raises:
+        ValueError: X too short to hold out a stretch of 48 steps.
+    """
+    n = X.shape[0]
+    n_val = int(min(max_validation_steps, round(holdout * n)))
+    if n_val < 48 or n - n_val < 16:
+        raise ValueError(
+            f"auto needs a training series long enough to hold out {holdout:.0%} of it as at least 48 time steps; "
+            f"got {n} time steps. Choose a detector by name (e.g. --detector knn) for shorter series"
+        )
+    X_fit, X_val = X[: n - n_val], X[n - n_val :]
+    cap = max(4, min(1000, min(len(X_fit), n_val) // 4))
+    period, windows = candidate_windows(X, max_window_features, max_window=cap)
+    return HoldoutPlan(X_fit, X_val, period, windows, int(np.clip(period, 8, max(8, n_val // 6))))
 
 
 def candidate_grid(detectors: tuple[str, ...], windows: list[int], n_channels: int) -> list[Candidate]:
@@ -98,26 +134,28 @@ def candidate_grid(detectors: tuple[str, ...], windows: list[int], n_channels: i
 def make_candidate(candidate: Candidate, n_channels: int, max_train_windows: int, random_state: int | None) -> Any:
     """An unfitted detector for ``candidate``: long windows scored every window/10 steps (bounded cost).
 
-    The point-wise isolation forest on several channels is TSB-AD's (25 trees, 80 % of the features).
+    The point-wise isolation forest on several channels is TSB-AD's (25 trees, 80 % of the features); the
+    windowed one has 50 trees (half the default: its fit was most of the selection's time).
     """
     params = DETECTORS.make(candidate.detector).get_params(deep=False)
     chosen: dict[str, Any] = {}
     if candidate.window:
         chosen.update(window=candidate.window, score_stride=max(1, candidate.window // 10),
                       max_train_windows=max_train_windows)  # fmt: skip
-    if candidate.detector == "iforest" and candidate.window == 1 and n_channels > 1:
-        chosen.update(n_estimators=25, max_features=0.8)
+    if candidate.detector == "iforest":  # 100 trees cost most of the selection; 50 on windows
+        chosen.update(n_estimators=25, max_features=0.8) if candidate.window == 1 and n_channels > 1 else \
+            chosen.update(n_estimators=50)
     if "random_state" in params:
         chosen["random_state"] = random_state
     return DETECTORS.make(candidate.detector, **chosen)
 
 
-def _anomaly_layout(n: int, n_anomalies: int, length: int, rng: np.random.Generator) -> np.ndarray:
-    """Starts of ``n_anomalies`` windows of ``length``, one at random inside each of as many equal slots."""
-    slot = n // n_anomalies
+def _anomaly_layout(n: int, lengths: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Starts of windows of ``lengths`` steps, one at random inside each of as many equal slots."""
+    slot = n // len(lengths)
     starts = []
-    for i in range(n_anomalies):
-        lo, hi = i * slot + slot // 4, (i + 1) * slot - length - slot // 4
+    for i, length in enumerate(lengths):
+        lo, hi = i * slot + slot // 8, (i + 1) * slot - int(length) - slot // 8
         starts.append(int(rng.integers(lo, max(lo, hi) + 1)))
     return np.asarray(starts, dtype=np.int64)
 
@@ -132,11 +170,13 @@ def forge_validation(
     rng: np.random.Generator,
     random_state: int | None,
     max_share: float = 0.1,
+    max_anomalies: int = 12,
 ) -> ValidationSeries:
     """Paste anomalies forged by ``generators`` (taken in turn) into ``X_val``.
 
-    One anomaly window of ``length`` steps per slot of about ``length / max_share`` steps (2 .. 12 of them);
-    generators that learn (GenIAS) are fitted on ``X_fit`` with that window. A batch-mixing generator
+    One anomaly window per slot of about ``length / max_share`` steps (2 .. ``max_anomalies`` of them), ``length`` / 2 to
+    2 ``length`` steps long (generators that learn, GenIAS, are fitted on ``X_fit`` with a window of ``length``
+    and forge that length). A batch-mixing generator
     (CutAddPaste, NCAD) takes its donors from other windows of ``X_val``.
 
     Args:
@@ -154,16 +194,20 @@ def forge_validation(
         a ``ValidationSeries`` whose labels are the generators' exact masks.
     """
     n = X_val.shape[0]
-    n_anomalies = int(np.clip(n * max_share // length, 2, 12))
-    starts = _anomaly_layout(n, n_anomalies, length, rng)
-    fitted: dict[str, BaseGenerator] = {}
+    n_anomalies = int(np.clip(n * max_share // length, 2, max_anomalies))
     order = [generators[i % len(generators)] for i in rng.permutation(n_anomalies)]
+    fitted: dict[str, BaseGenerator] = {}
+    for name in dict.fromkeys(order):
+        gen = build_negative_generator(name, budget.share(0.5), window=length, random_state=random_state)
+        fitted[name] = gen.fit(X_fit) if gen.tags.requires_training else gen
+    # rule and mixing generators take any window: lengths from half to twice the period (at most half a slot)
+    longest = max(length, min(2 * length, n // n_anomalies // 2))
+    lengths = np.array([length if fitted[g].tags.requires_training else
+                        int(rng.integers(max(8, length // 2), longest + 1)) for g in order])  # fmt: skip
+    starts = _anomaly_layout(n, lengths, rng)
     out, changed = X_val.copy(), np.zeros(n, dtype=bool)
-    donors = rng.integers(0, n - length + 1, size=7)
-    for start, name in zip(starts, order, strict=True):
-        if name not in fitted:
-            gen = build_negative_generator(name, budget.share(0.5), window=length, random_state=random_state)
-            fitted[name] = gen.fit(X_fit) if gen.tags.requires_training else gen
+    for start, name, length in zip(starts, order, lengths, strict=True):
+        donors = rng.integers(0, n - length + 1, size=7)
         batch = np.stack([X_val[s : s + length] for s in (start, *donors)])
         made = fitted[name].generate(batch, 1, rng)
         out[start : start + length] = made.patched[0]
