@@ -87,3 +87,9 @@ def test_long_series_scores_in_bounded_memory():
     tracemalloc.stop()
     assert scores.shape == (100_000,) and np.isfinite(scores).all()
     assert peak < 200 * 2**20, f"scoring 100k steps peaked at {peak / 2**20:.0f} MB"
+
+
+def test_detect_command_defaults_to_auto():
+    from anomalyforge.cli import build_parser
+
+    assert build_parser().parse_args(["detect", "series.csv", "--out", "out"]).detector == "auto"

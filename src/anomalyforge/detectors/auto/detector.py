@@ -131,8 +131,7 @@ class AutoDetector(BaseDetector):
         X_fit, period, windows, n_val = plan.X_fit, plan.period, plan.windows, len(plan.X_val)
         self.period_ = period
         val = forge_validation(X_fit, plan.X_val, tuple(self.generators), plan.length, max(windows), budget.share(0.5),
-                               rng, self.random_state, max_share=self.forged_share,
-                               max_anomalies=max(12, int(40 * self.forged_share / 0.1)))  # fmt: skip
+                               rng, self.random_state, max_share=self.forged_share)  # fmt: skip
         grid = candidate_grid(tuple(self.detectors), windows, C)
         results: list[tuple[Candidate, float, np.ndarray]] = []
         skipped: dict[str, str] = {}

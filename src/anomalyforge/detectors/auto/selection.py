@@ -170,13 +170,13 @@ def forge_validation(
     rng: np.random.Generator,
     random_state: int | None,
     max_share: float = 0.1,
-    max_anomalies: int = 12,
+    max_anomalies: int = 40,
 ) -> ValidationSeries:
     """Paste anomalies forged by ``generators`` (taken in turn) into ``X_val``.
 
-    One anomaly window per slot of about ``length / max_share`` steps (2 .. ``max_anomalies`` of them), ``length`` / 2 to
-    2 ``length`` steps long (generators that learn, GenIAS, are fitted on ``X_fit`` with a window of ``length``
-    and forge that length). A batch-mixing generator
+    One anomaly window per slot of about ``length / max_share`` steps (2 .. ``max_anomalies`` of them),
+    ``length`` / 2 to 2 ``length`` steps long (generators that learn, GenIAS, are fitted on ``X_fit`` with a
+    window of ``length`` and forge that length). A batch-mixing generator
     (CutAddPaste, NCAD) takes its donors from other windows of ``X_val``.
 
     Args:
