@@ -72,9 +72,10 @@ def test_time_budget_stops_selection_after_the_first_candidate(fake_clock):
     assert det.training_summary()["budget_cut"]
 
 
-def test_too_short_training_series_says_what_to_do():
-    with pytest.raises(ValueError, match="--detector knn"):
-        make_detector("auto", **SMALL).fit(make_series(100, 1))
+def test_too_short_training_series_falls_back_to_one_member():
+    det = make_detector("auto", **SMALL).fit(make_series(150, 1))
+    assert det.member_labels_ == ["knn@25"] and "too short" in det.selection_["stopped_by"]
+    assert np.isfinite(det.anomaly_score(make_series(100, 1, seed=3))).all()
 
 
 def test_long_series_scores_in_bounded_memory():

@@ -31,6 +31,7 @@ from anomalyforge.detectors.auto.calibration import combine_scores, fit_tail_cal
 from anomalyforge.detectors.auto.selection import (
     Candidate,
     candidate_grid,
+    candidate_windows,
     fit_model_only,
     forge_validation,
     holdout_plan,
@@ -127,7 +128,11 @@ class AutoDetector(BaseDetector):
         budget = Budget(self.time_budget)
         rng = np.random.default_rng(self.random_state)
         C = X.shape[1]
-        plan = holdout_plan(X, self.holdout, self.max_validation_steps, self.max_window_features)
+        try:
+            plan = holdout_plan(X, self.holdout, self.max_validation_steps, self.max_window_features)
+        except ValueError as exc:  # too short to hold anything out
+            self._fit_fallback(X, str(exc))
+            return
         X_fit, period, windows, n_val = plan.X_fit, plan.period, plan.windows, len(plan.X_val)
         self.period_ = period
         val = forge_validation(X_fit, plan.X_val, tuple(self.generators), plan.length, max(windows), budget.share(0.5),
@@ -190,6 +195,23 @@ class AutoDetector(BaseDetector):
             "period": period, "candidates_evaluated": len(results), "candidates": len(grid),
             "validation_score": round(sizes[k_best], 4),
         })  # fmt: skip
+
+    def _fit_fallback(self, X: np.ndarray, reason: str) -> None:
+        """A training series too short to hold out a stretch: one member, the first listed detector at the
+        period window (at most a quarter of the series), calibrated on its own training scores (in-sample)."""
+        period, windows = candidate_windows(X, self.max_window_features, max_window=max(4, X.shape[0] // 4))
+        name = self.detectors[0]
+        cand = Candidate(name, 0 if name == "zscore" else min(w for w in windows if w >= min(period, windows[-1])))
+        member = fit_model_only(make_candidate(cand, X.shape[1], self.max_train_windows, self.random_state), X)
+        self.period_ = period
+        self.members_, self.member_labels_, self.windows_ = [member], [cand.label], [cand.window]
+        self.weights_ = np.ones(1)
+        self.calibration_ = fit_tail_calibration(member._score(X))[None, :]
+        stopped = "no hold-out (series too short): first detector at the period window"
+        self.selection_ = {"period": period, "windows": windows, "stopped_by": stopped, "reason": reason,
+                           "candidates": {}, "ensemble_sizes": {}, "skipped": {}}  # fmt: skip
+        self._record_training("selection", {"stopped_by": stopped, "epochs_run": None, "members": self.member_labels_,
+                                            "period": period, "candidates_evaluated": 0, "candidates": 0})  # fmt: skip
 
     # --------------------------------------------------------------------------------------- scoring
     def _score(self, X: np.ndarray) -> np.ndarray:
