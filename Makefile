@@ -20,7 +20,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/anomalyforge bench --suite demo --detectors auto,iforest,pca,knn,lof,ocsvm,elliptic,zscore,genias_carla \
-		--data-root $(DATA) --out $(OUT) --workers 2
+		--param genias_carla.time_budget=20 --data-root $(DATA) --out $(OUT) --workers 2
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
