@@ -75,7 +75,11 @@ def run_series(dataset: str, name: str, root: str | None, genias_budget: float, 
     for key, gens in SETS.items():
         rng = np.random.default_rng(seed)
         budget = Budget(2 * genias_budget)  # forge_validation hands learnt generators half of it
-        vals[key] = forge_validation(plan.X_fit, plan.X_val, gens, plan.length, max(plan.windows), budget, rng, seed)
+        try:
+            vals[key] = forge_validation(plan.X_fit, plan.X_val, gens, plan.length, max(plan.windows), budget, rng,
+                                         seed)  # fmt: skip
+        except RuntimeError as exc:  # e.g. a GenIAS VAE cut short that leaves flat windows unchanged
+            print(f"  {name}: no {key} validation set ({exc})")
     test_window = estimate_sliding_window(data.test)
     rows = []
     for cand in candidate_grid(DETECTORS, plan.windows, C):
@@ -84,8 +88,10 @@ def run_series(dataset: str, name: str, root: str | None, genias_budget: float, 
         try:
             fit_model_only(det, plan.X_fit)
             row = {"dataset": dataset, "series": name, "candidate": cand.label}
-            for key, val in vals.items():
-                row[f"val_{key}"] = surrogate_score("vus_pr", val.labels, det._score(val.series), plan.period)
+            for key in SETS:
+                val = vals.get(key)
+                row[f"val_{key}"] = (float("nan") if val is None else
+                                     surrogate_score("vus_pr", val.labels, det._score(val.series), plan.period))
             row["test_vus_pr"] = float(vus_pr(data.labels, det._score(data.test), sliding_window=test_window))
         except (ValueError, np.linalg.LinAlgError) as exc:
             print(f"  {cand.label}: skipped ({exc})")
@@ -99,10 +105,11 @@ def table(rows: list[dict]) -> str:
     lines = ["| dataset | series | pairs | " + " | ".join(f"{k} pooled / per-series" for k in SETS) + " |",
              "|---|---|---|" + "---|" * len(SETS)]  # fmt: skip
     for dataset in sorted({r["dataset"] for r in rows}):
-        part = [r for r in rows if r["dataset"] == dataset]
-        series = sorted({r["series"] for r in part})
+        every = [r for r in rows if r["dataset"] == dataset]
+        series = sorted({r["series"] for r in every})
         cells = []
         for key in SETS:
+            part = [r for r in every if np.isfinite(r[f"val_{key}"])]
             pooled = spearmanr([r[f"val_{key}"] for r in part], [r["test_vus_pr"] for r in part]).statistic
             within = []
             for s in series:
@@ -111,7 +118,7 @@ def table(rows: list[dict]) -> str:
                 if np.isfinite(rho):
                     within.append(rho)
             cells.append(f"{pooled:+.2f} / {np.mean(within) if within else float('nan'):+.2f}")
-        lines.append(f"| {dataset} | {len(series)} | {len(part)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {dataset} | {len(series)} | {len(every)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
