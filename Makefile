@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/anomalyforge bench --suite demo --detectors iforest,pca,knn,lof,ocsvm,elliptic,zscore \
-		--data-root $(DATA) --out $(OUT) --workers 2
+	$(BIN)/anomalyforge bench --suite demo --detectors auto,iforest,pca,knn,lof,ocsvm,elliptic,zscore,genias_carla \
+		--param genias_carla.time_budget=20 --data-root $(DATA) --out $(OUT) --workers 2
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

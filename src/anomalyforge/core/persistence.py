@@ -61,7 +61,9 @@ def _encode_param(value: Any) -> Any:
         return {"__estimator__": _describe(value)}
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, tuple | list):
+    if isinstance(value, tuple):  # kept a tuple, so a loaded model's get_params equals the saved one's
+        return {"__tuple__": [_encode_param(v) for v in value]}
+    if isinstance(value, list):
         return [_encode_param(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _encode_param(v) for k, v in value.items()}
@@ -76,6 +78,8 @@ def _decode_param(value: Any) -> Any:
             return threshold_from_config(value["__threshold__"])
         if "__estimator__" in value:
             return _instantiate(value["__estimator__"])
+        if "__tuple__" in value:
+            return tuple(_decode_param(v) for v in value["__tuple__"])
         return {k: _decode_param(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_decode_param(v) for v in value]
@@ -130,6 +134,11 @@ def _encode_state(obj: Any, prefix: str, tensors: dict[str, np.ndarray]) -> dict
             state[attr] = {"__skops__": True}
         elif isinstance(value, BaseThreshold):
             state[attr] = {"__threshold__": value.to_config()}
+        elif isinstance(value, list) and value and all(_is_ours(v) for v in value):
+            state[attr] = {"__nested_list__": [
+                {"__nested__": _describe(v), "state": _encode_state(v, f"{key}#{i}/", tensors)}
+                for i, v in enumerate(value)
+            ]}  # fmt: skip
         elif isinstance(value, list) and value and all(isinstance(v, np.ndarray) for v in value):
             for i, v in enumerate(value):
                 tensors[f"{key}#{i}"] = np.ascontiguousarray(v)
@@ -167,6 +176,13 @@ def _decode_state(obj: Any, state: dict[str, Any], prefix: str, tensors: dict[st
             nested = _instantiate(value["__nested__"])
             _decode_state(nested, value["state"], f"{key}/", tensors)
             setattr(obj, attr, nested)
+        elif isinstance(value, dict) and "__nested_list__" in value:
+            items = []
+            for i, item in enumerate(value["__nested_list__"]):
+                nested = _instantiate(item["__nested__"])
+                _decode_state(nested, item["state"], f"{key}#{i}/", tensors)
+                items.append(nested)
+            setattr(obj, attr, items)
         elif isinstance(value, dict) and "__skops__" in value:
             setattr(obj, attr, _load_skops(tensors[key].tobytes(), key))
         elif isinstance(value, dict) and "__threshold__" in value:

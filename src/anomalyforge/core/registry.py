@@ -186,6 +186,11 @@ class Registry:
 
 
 _DETECTORS_CATALOG = {
+    "auto": Listing(
+        "anomalyforge.detectors.auto.detector:AutoDetector",
+        "Classic detectors at the training period's windows, chosen and combined on anomalies forged in held-out "
+        "training data.",
+    ),
     "iforest": Listing(
         "anomalyforge.detectors.classic:WindowIForest",
         "Isolation forest on sliding windows (100 trees, contamination 0.05).",

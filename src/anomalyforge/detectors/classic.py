@@ -91,10 +91,14 @@ class WindowSklearnDetector(WindowDetector):
 
 @DETECTORS.register("iforest", test_params=_SMALL)
 class WindowIForest(WindowSklearnDetector):
-    """Isolation forest on sliding windows (100 trees, contamination 0.05)."""
+    """Isolation forest on sliding windows (100 trees, contamination 0.05).
+
+    ``max_features`` is the share of window features each tree draws (scikit-learn's; 1.0 = all).
+    """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "n_estimators": [Interval(int, 1, None)],
+        "max_features": [Interval(float, 0.0, 1.0, "right")],
         "random_state": RANDOM_STATE,
     }
 
@@ -102,6 +106,7 @@ class WindowIForest(WindowSklearnDetector):
         self,
         window: int = 50,
         n_estimators: int = 100,
+        max_features: float = 1.0,
         contamination: float = 0.05,
         max_train_windows: int = 5000,
         score_stride: int = 1,
@@ -112,6 +117,7 @@ class WindowIForest(WindowSklearnDetector):
     ) -> None:
         self.window = window
         self.n_estimators = n_estimators
+        self.max_features = max_features
         self.contamination = contamination
         self.max_train_windows = max_train_windows
         self.score_stride = score_stride
@@ -123,6 +129,7 @@ class WindowIForest(WindowSklearnDetector):
     def _make_model(self) -> IsolationForest:
         return IsolationForest(
             n_estimators=self.n_estimators,
+            max_features=self.max_features,
             contamination=self.contamination,
             random_state=self.random_state,
             n_jobs=1,
@@ -200,7 +207,8 @@ class WindowLOF(WindowSklearnDetector):
         self.threshold = threshold
 
     def _make_model(self) -> LocalOutlierFactor:
-        return LocalOutlierFactor(n_neighbors=self.n_neighbors, novelty=True, contamination=self.contamination)
+        return LocalOutlierFactor(n_neighbors=self.n_neighbors, novelty=True, contamination=self.contamination,
+                                  algorithm="brute")  # see WindowKNN: trees count their queries in their state
 
 
 @DETECTORS.register("elliptic", test_params=_SMALL)
@@ -348,7 +356,9 @@ class WindowKNN(WindowSklearnDetector):
         self.threshold = threshold
 
     def _make_model(self) -> NearestNeighbors:
-        return NearestNeighbors(n_neighbors=self.n_neighbors)
+        # brute force: the same neighbours as a tree, and a tree (chosen by scikit-learn for <= 15 features, e.g.
+        # window 1) counts its queries in its state, so scoring would change the fitted model
+        return NearestNeighbors(n_neighbors=self.n_neighbors, algorithm="brute")
 
     def _window_scores(self, features: np.ndarray) -> np.ndarray:
         k = min(self.n_neighbors, self.model_.n_samples_fit_)

@@ -1,0 +1,222 @@
+"""``auto``: classic detectors at the training series' own window lengths, ranked on anomalies forged in a
+held-out stretch of the training series, the best few calibrated and combined, then refitted.
+
+Steps of ``fit`` (nothing but the training series is read):
+
+1. period = ``estimate_sliding_window`` of the training series; windows 1, period/2, period, 2 period
+   (``selection.candidate_windows``);
+2. the last ``holdout`` share of the training series (at most ``max_validation_steps``) becomes a labelled
+   validation stretch: anomalies from ``generators`` pasted in, labels = their exact masks;
+3. every candidate (detector x window, cheapest first, until ``time_budget`` runs out) is fitted on the rest
+   and scored on the stretch; the surrogate (VUS-PR by default) ranks them;
+4. the top candidates of distinct detectors are calibrated (p-values against their scores on the stretch's
+   normal steps, ``calibration``) and combined (Fisher by default); with ``choose_size`` the ensemble size
+   1 .. ``n_members`` with the best surrogate on the stretch is kept, else all ``n_members``; an ``anchor``
+   detector (its best window) is always the first member;
+5. with ``refit`` the members are fitted again on the whole training series (same settings, so the
+   calibration measured in step 4 still describes their scores on unseen normal data).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from anomalyforge.core.base import RANDOM_STATE, BaseDetector, Tags
+from anomalyforge.core.budget import Budget
+from anomalyforge.core.registry import DETECTORS
+from anomalyforge.core.validation import Interval, Options
+from anomalyforge.detectors.auto.calibration import combine_scores, fit_tail_calibration, neg_log_p
+from anomalyforge.detectors.auto.selection import (
+    Candidate,
+    candidate_grid,
+    candidate_windows,
+    fit_model_only,
+    forge_validation,
+    holdout_plan,
+    make_candidate,
+    surrogate_score,
+)
+
+__all__ = ["AutoDetector"]
+
+_CLASSIC = ("knn", "iforest", "pca", "ocsvm", "lof", "elliptic", "zscore")
+#: the default candidates: elliptic is left out (its robust covariance fit costs 10-60 s on one window grid)
+_DEFAULT = ("knn", "iforest", "pca", "ocsvm", "lof", "zscore")
+
+
+@DETECTORS.register(
+    "auto",
+    test_params={"detectors": ("iforest", "pca", "knn", "zscore"), "max_train_windows": 200, "time_budget": None},
+)
+class AutoDetector(BaseDetector):
+    """Classic detectors at the training period's windows, chosen and combined on forged held-out anomalies.
+
+    Fitted state: ``members_`` (fitted detectors), ``member_labels_`` (``"knn@50"``), ``windows_``,
+    ``weights_``, ``calibration_`` ((k, 103) per-member tail calibration), ``period_``, ``selection_``
+    (every candidate's validation score, the ensemble sizes tried, how selection ended).
+    """
+
+    tags: ClassVar[Tags] = Tags(min_length=8)
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "detectors": [tuple, list],
+        "generators": [tuple, list],
+        "holdout": [Interval(float, 0.05, 0.5)],
+        "max_validation_steps": [Interval(int, 50, None)],
+        "forged_share": [Interval(float, 0.0, 0.5, "neither")],
+        "n_members": [Interval(int, 1, None)],
+        "anchor": [None, str],
+        "choose_size": [bool],
+        "surrogate": [Options(("vus_pr", "aupr"))],
+        "combine": [Options(("fisher", "mean_rank"))],
+        "refit": [bool],
+        "max_window_features": [Interval(int, 1, None)],
+        "max_train_windows": [Interval(int, 2, None)],
+        "time_budget": [None, Interval(float, 0.0, None)],
+        "random_state": RANDOM_STATE,
+    }
+
+    def __init__(
+        self,
+        detectors: tuple[str, ...] = _DEFAULT,
+        generators: tuple[str, ...] = ("rules", "cutaddpaste", "ncad"),
+        holdout: float = 0.25,
+        max_validation_steps: int = 5000,
+        forged_share: float = 0.1,
+        n_members: int = 3,
+        anchor: str | None = None,
+        choose_size: bool = True,
+        surrogate: str = "vus_pr",
+        combine: str = "fisher",
+        refit: bool = True,
+        max_window_features: int = 2000,
+        max_train_windows: int = 500,
+        time_budget: float | None = 60.0,
+        contamination: float = 0.05,
+        threshold: Any = None,
+        random_state: int | None = 0,
+    ) -> None:
+        self.detectors = detectors
+        self.generators = generators
+        self.holdout = holdout
+        self.max_validation_steps = max_validation_steps
+        self.forged_share = forged_share
+        self.n_members = n_members
+        self.anchor = anchor
+        self.choose_size = choose_size
+        self.surrogate = surrogate
+        self.combine = combine
+        self.refit = refit
+        self.max_window_features = max_window_features
+        self.max_train_windows = max_train_windows
+        self.time_budget = time_budget
+        self.contamination = contamination
+        self.threshold = threshold
+        self.random_state = random_state
+
+    def _check_names(self) -> None:
+        unknown = [d for d in self.detectors if d not in _CLASSIC]
+        if not self.detectors or unknown:
+            raise ValueError(f"auto: detectors must be a non-empty subset of {', '.join(_CLASSIC)}; got {unknown}")
+        if not self.generators:
+            raise ValueError("auto: generators must name at least one generator (e.g. rules, cutaddpaste, ncad)")
+
+    # --------------------------------------------------------------------------------------- fitting
+    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
+        self._check_names()
+        budget = Budget(self.time_budget)
+        rng = np.random.default_rng(self.random_state)
+        C = X.shape[1]
+        try:
+            plan = holdout_plan(X, self.holdout, self.max_validation_steps, self.max_window_features)
+        except ValueError as exc:  # too short to hold anything out
+            self._fit_fallback(X, str(exc))
+            return
+        X_fit, period, windows, n_val = plan.X_fit, plan.period, plan.windows, len(plan.X_val)
+        self.period_ = period
+        val = forge_validation(X_fit, plan.X_val, tuple(self.generators), plan.length, max(windows), budget.share(0.5),
+                               rng, self.random_state, max_share=self.forged_share)  # fmt: skip
+        grid = candidate_grid(tuple(self.detectors), windows, C)
+        results: list[tuple[Candidate, float, np.ndarray]] = []
+        skipped: dict[str, str] = {}
+        stopped = "every candidate evaluated"
+        for cand in grid:
+            if results and budget.expired():
+                stopped = "time budget"
+                break
+            det = make_candidate(cand, C, self.max_train_windows, self.random_state)
+            try:
+                scores = det._checked_scores(fit_model_only(det, X_fit)._score(val.series), n_val)
+            except (ValueError, np.linalg.LinAlgError, RuntimeError) as exc:
+                skipped[cand.label] = f"{type(exc).__name__}: {exc}"[:200]
+                continue
+            results.append((cand, surrogate_score(self.surrogate, val.labels, scores, period), scores))
+        if not results:
+            raise RuntimeError(f"auto: no candidate could be fitted ({skipped})")
+        results.sort(key=lambda r: -r[1])
+        if self.anchor is not None:  # the anchor detector's best window goes first, whatever its rank
+            first = next((i for i, r in enumerate(results) if r[0].detector == self.anchor), 0)
+            results.insert(0, results.pop(first))
+        top, seen = [], set()
+        for r in results:
+            if r[0].detector not in seen and len(top) < self.n_members:
+                top.append(r)
+                seen.add(r[0].detector)
+        calibrations = [fit_tail_calibration(s[val.null]) for _, _, s in top]
+        neg = np.stack([neg_log_p(s, cal) for (_, _, s), cal in zip(top, calibrations, strict=True)])
+        sizes = {}
+        for k in range(1, len(top) + 1):
+            combined = combine_scores(neg[:k], np.ones(k), self.combine)
+            sizes[k] = surrogate_score(self.surrogate, val.labels, combined, period)
+        k_best = max(sizes, key=lambda k: (sizes[k], -k)) if self.choose_size else len(top)
+        members = []
+        for cand, _, _ in top[:k_best]:
+            det = make_candidate(cand, C, self.max_train_windows, self.random_state)
+            members.append(fit_model_only(det, X if self.refit else X_fit))
+        self.members_ = members
+        self.member_labels_ = [c.label for c, _, _ in top[:k_best]]
+        self.windows_ = [c.window for c, _, _ in top[:k_best]]
+        self.weights_ = np.ones(k_best)
+        self.calibration_ = np.stack(calibrations[:k_best])
+        self.selection_ = {
+            "period": period,
+            "windows": windows,
+            "validation_steps": n_val,
+            "forged": len(val.generators),
+            "forged_share": float(val.labels.mean()),
+            "candidates": {c.label: round(v, 4) for c, v, _ in results},
+            "ensemble_sizes": {str(k): round(v, 4) for k, v in sizes.items()},
+            "skipped": skipped,
+            "stopped_by": stopped,
+        }
+        self._record_training("selection", {
+            "stopped_by": stopped, "epochs_run": None, "members": self.member_labels_,
+            "period": period, "candidates_evaluated": len(results), "candidates": len(grid),
+            "validation_score": round(sizes[k_best], 4),
+        })  # fmt: skip
+
+    def _fit_fallback(self, X: np.ndarray, reason: str) -> None:
+        """A training series too short to hold out a stretch: one member, the first listed detector at the
+        period window (at most a quarter of the series), calibrated on its own training scores (in-sample)."""
+        period, windows = candidate_windows(X, self.max_window_features, max_window=max(4, X.shape[0] // 4))
+        name = self.detectors[0]
+        cand = Candidate(name, 0 if name == "zscore" else min(w for w in windows if w >= min(period, windows[-1])))
+        member = fit_model_only(make_candidate(cand, X.shape[1], self.max_train_windows, self.random_state), X)
+        self.period_ = period
+        self.members_, self.member_labels_, self.windows_ = [member], [cand.label], [cand.window]
+        self.weights_ = np.ones(1)
+        self.calibration_ = fit_tail_calibration(member._score(X))[None, :]
+        stopped = "no hold-out (series too short): first detector at the period window"
+        self.selection_ = {"period": period, "windows": windows, "stopped_by": stopped, "reason": reason,
+                           "candidates": {}, "ensemble_sizes": {}, "skipped": {}}  # fmt: skip
+        self._record_training("selection", {"stopped_by": stopped, "epochs_run": None, "members": self.member_labels_,
+                                            "period": period, "candidates_evaluated": 0, "candidates": 0})  # fmt: skip
+
+    # --------------------------------------------------------------------------------------- scoring
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        neg = np.stack([
+            neg_log_p(m._checked_scores(m._score(X), X.shape[0]), cal)
+            for m, cal in zip(self.members_, self.calibration_, strict=True)
+        ])  # fmt: skip
+        return combine_scores(neg, self.weights_, self.combine)
