@@ -43,7 +43,9 @@ def _encode_param(value: Any) -> Any:
         return {"__estimator__": _describe(value)}
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, tuple | list):
+    if isinstance(value, tuple):  # tagged, so that load gives back a tuple (JSON has only lists)
+        return {"__tuple__": [_encode_param(v) for v in value]}
+    if isinstance(value, list):
         return [_encode_param(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _encode_param(v) for k, v in value.items()}
@@ -58,6 +60,8 @@ def _decode_param(value: Any) -> Any:
             return threshold_from_config(value["__threshold__"])
         if "__estimator__" in value:
             return _instantiate(value["__estimator__"])
+        if "__tuple__" in value:
+            return tuple(_decode_param(v) for v in value["__tuple__"])
         return {k: _decode_param(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_decode_param(v) for v in value]
