@@ -285,6 +285,11 @@ _DETECTORS_CATALOG = {
         "DConAD: raw + differenced window views, spatio-temporal transformer, positive-pair KL contrast; score = "
         "per-step KL discrepancy of the two views.",
     ),
+    "transde": Listing(
+        "anomalyforge.detectors.transde.detector:TransDe",
+        "TransDe: HP-filter trend/cyclical parts, multi-scale patch-wise vs in-patch attention views, asynchronous "
+        "KL loss; score = per-step KL discrepancy of the views.",
+    ),
     "vanad": Listing(
         "anomalyforge.detectors.vanad.detector:VanAD",
         "VAN-AD: checkerboard-masked MAE reconstruction of series images + ADMM + a MAF density term.",
