@@ -9,7 +9,8 @@ contain the step (``how="point"``).
 
 Defaults: the public code's window 60 (its PSM setting), one spatio-temporal layer per view, Adam at 1e-4
 halved every epoch, 3 epochs and batch 128; ``d_model`` is 32 instead of 256 so that a 2-core CPU trains in
-the default 60 s budget. What differs from the public code, and why: both views are normalised to
+the default 60 s budget (at most 2,000 training windows, evenly spread, for the same reason: the fit loop
+checks its budget only after an epoch). What differs from the public code, and why: both views are normalised to
 distributions (the code feeds unnormalised sigmoid outputs to the KL), nothing is validated on test windows
 (the code's early stopping reads the test set), and the score is the KL discrepancy itself rather than the code's
 softmax over each window of the negated discrepancy (which ranks the steps whose views agree *highest*, the
@@ -65,7 +66,7 @@ class DConAD(TwoViewWindowDetector):
         lr_decay: float = 0.5,
         time_budget: float | None = 60.0,
         train_stride: int = 1,
-        max_train_windows: int | None = 5000,
+        max_train_windows: int | None = 2000,
         score_stride: int = 5,
         how: str = "point",
         score_batch_size: int = 256,

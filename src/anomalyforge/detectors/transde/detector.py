@@ -9,7 +9,8 @@ views summed over patch sizes and layers, averaged over the scored windows that 
 
 Defaults: the public code's window 105 with patch sizes 3, 5 and 7 and the filter's lambda 6400, one head,
 Adam at 1e-4 halved every epoch, 3 epochs and batch 128; ``d_model`` 32 and one layer keep a 2-core CPU
-within the default 60 s budget. Differences from the public code: see ``model`` (the in-patch tokens, both
+within the default 60 s budget (at most 2,000 training windows, evenly spread, for the same reason: the fit loop
+checks its budget only after an epoch). Differences from the public code: see ``model`` (the in-patch tokens, both
 views normalised); nothing is validated on test windows, and the score is the discrepancy itself rather
 than the code's softmax over each window of the negated discrepancy (which ranks agreeing views highest).
 """
@@ -81,7 +82,7 @@ class TransDe(TwoViewWindowDetector):
         lr_decay: float = 0.5,
         time_budget: float | None = 60.0,
         train_stride: int = 1,
-        max_train_windows: int | None = 5000,
+        max_train_windows: int | None = 2000,
         score_stride: int = 5,
         how: str = "point",
         score_batch_size: int = 128,
