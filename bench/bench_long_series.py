@@ -14,6 +14,9 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"  # this checkout's package, not whichever one is installed
 
 CHILD = r"""
 import json, resource, sys, time
@@ -61,7 +64,8 @@ def main() -> None:
     for name in names:
         proc = subprocess.run(
             [sys.executable, "-c", CHILD, name, str(args.steps), str(args.channels), str(args.budget)],
-            capture_output=True, text=True, env={"ANOMALYFORGE_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+            capture_output=True, text=True,
+            env={"ANOMALYFORGE_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(SRC)},
         )
         if proc.returncode != 0:
             last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
