@@ -85,3 +85,20 @@ def test_fit_loop_calls_on_epoch_start_before_each_epochs_batches():
     )
     # each epoch: the hook, one training batch, one validation batch (eval mode)
     assert events == [e for k in range(3) for e in (("epoch", k), ("batch", True), ("batch", False))]
+
+
+def test_fit_loop_keeps_the_last_weights_when_told_not_to_restore_the_best():
+    """An objective constant in value (like the asynchronous KL loss) still trains; restore_best=False keeps
+    the last epoch's weights instead of the first (never improved upon) epoch's."""
+    model = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+
+    def loss_fn(idx):
+        w = model.weight.sum()
+        return w.detach() - w  # always 0 in value; the gradient -1 moves w up
+
+    config = TrainConfig(epochs=3, batch_size=10, lr=0.1, patience=0, val_fraction=0.0, restore_best=False)
+    report = fit_loop(model, 10, loss_fn, config, np.random.default_rng(0))
+    assert report.best_epoch == 1 and report.epochs_run == 3
+    assert float(model.weight) > 0.2  # three Adam steps of 0.1, none undone
