@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"  # this checkout's package, not whichever one is installed
 
 CHILD = r"""
 import json, resource, sys, time
@@ -59,10 +61,8 @@ def main() -> None:
     names = args.only.split(",") if args.only else list(list_detectors())
     print(f"{args.steps} steps x {args.channels} channels, training budget cap {args.budget:.0f} s, 1 thread")
     print(f"{'detector':<14}{'fit s':>8}{'score s':>9}{'peak MB':>9}{'AUPR':>7}")
-    # the child imports the same source as this process (a worktree's PYTHONPATH, not the installed copy)
-    child_env = {"ANOMALYFORGE_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
-    if os.environ.get("PYTHONPATH"):
-        child_env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    # the child imports this checkout's src (not whichever copy is installed)
+    child_env = {"ANOMALYFORGE_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(SRC)}
     for name in names:
         proc = subprocess.run(
             [sys.executable, "-c", CHILD, name, str(args.steps), str(args.channels), str(args.budget)],

@@ -311,3 +311,11 @@ def test_elliptic_falls_back_on_a_flat_training_series(tmp_path):
     scores = det.anomaly_score(test)
     assert np.isfinite(scores).all() and scores[96:105].min() > scores[:90].max()  # window 5 around step 100
     np.testing.assert_allclose(load_model(det.save(tmp_path / "e")).anomaly_score(test), scores)
+
+
+def test_tuple_parameters_come_back_as_tuples(tmp_path):
+    from anomalyforge.core.registry import make_generator
+
+    gen = make_generator("rules", types=("global", "trend"))
+    loaded = load_model(gen.fit(np.sin(np.arange(200) / 5.0)[:, None]).save(tmp_path / "rules"))
+    assert loaded.get_params()["types"] == ("global", "trend")

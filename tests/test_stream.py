@@ -136,7 +136,7 @@ def test_flags_use_the_fitted_threshold():
     assert out.flags[50] == 1
 
 
-@pytest.mark.parametrize("name", ["pca", "zscore", "m2ad"])
+@pytest.mark.parametrize("name", ["pca", "zscore", "m2ad", "auto"])
 def test_restored_stream_continues_identically(name):
     import io
 

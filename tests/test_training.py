@@ -106,3 +106,20 @@ def test_tail_split_holds_out_the_last_items_after_a_gap():
     assert len(seen) == 1 and sorted(seen[0].tolist()) == list(range(100))
     with pytest.raises(ValueError, match="val_split"):
         TrainConfig(val_split="middle")
+
+
+def test_fit_loop_keeps_the_last_weights_when_told_not_to_restore_the_best():
+    """An objective constant in value (like the asynchronous KL loss) still trains; restore_best=False keeps
+    the last epoch's weights instead of the first (never improved upon) epoch's."""
+    model = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+
+    def loss_fn(idx):
+        w = model.weight.sum()
+        return w.detach() - w  # always 0 in value; the gradient -1 moves w up
+
+    config = TrainConfig(epochs=3, batch_size=10, lr=0.1, patience=0, val_fraction=0.0, restore_best=False)
+    report = fit_loop(model, 10, loss_fn, config, np.random.default_rng(0))
+    assert report.best_epoch == 1 and report.epochs_run == 3
+    assert float(model.weight) > 0.2  # three Adam steps of 0.1, none undone

@@ -163,6 +163,12 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
         per-row term), for ``core.stream.Stream``; None otherwise (the default)."""
         return None
 
+    def _stream_members(self) -> tuple[list[BaseDetector], Any] | None:
+        """``(members, combine)`` for a detector whose step score combines fitted member detectors' step scores:
+        ``combine(list of (k,) member scores) -> (k,)``; ``core.stream.Stream`` streams each member. None (the
+        default): not a combination."""
+        return None
+
     def _stream_context(self) -> tuple[int, int] | None:
         """``(before, after)``: a step's score depends on at most ``before`` earlier and ``after`` later rows
         (with the series start as batch scoring sees it), so ``core.stream.Stream`` can rescore a bounded

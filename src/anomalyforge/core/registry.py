@@ -289,6 +289,16 @@ _DETECTORS_CATALOG = {
         "anomalyforge.detectors.m2ad.detector:M2AD",
         "Per-sensor LSTM forecasting residuals -> Gaussian-mixture p-values -> Fisher -> Gamma calibration.",
     ),
+    "dconad": Listing(
+        "anomalyforge.detectors.dconad.detector:DConAD",
+        "DConAD: raw + differenced window views, spatio-temporal transformer, positive-pair KL contrast; score = "
+        "per-step KL discrepancy of the two views.",
+    ),
+    "transde": Listing(
+        "anomalyforge.detectors.transde.detector:TransDe",
+        "TransDe: HP-filter trend/cyclical parts, multi-scale patch-wise vs in-patch attention views, asynchronous "
+        "KL loss; score = per-step KL discrepancy of the views.",
+    ),
     "vanad": Listing(
         "anomalyforge.detectors.vanad.detector:VanAD",
         "VAN-AD: checkerboard-masked MAE reconstruction of series images + ADMM + a MAF density term.",

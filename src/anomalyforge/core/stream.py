@@ -116,6 +116,57 @@ def _padded(fn: Any, batch: np.ndarray) -> np.ndarray:
     return np.asarray(fn(np.ascontiguousarray(batch)), dtype=np.float64)[:k]
 
 
+class _MemberScorer:
+    """A detector whose score combines, step by step, the scores of fitted member detectors
+    (``BaseDetector._stream_members``, e.g. ``auto``): one stream per member; a step is final once it is final
+    in every member, and its score is the detector's combination of the members' scores."""
+
+    def __init__(self, members: list[BaseDetector], combine: Any) -> None:
+        self.streams = [Stream(m) for m in members]
+        self.combine = combine
+        self.pending = [np.empty(0) for _ in members]
+
+    @property
+    def latency(self) -> int:
+        return max(s.latency for s in self.streams)
+
+    @property
+    def retained_rows(self) -> int:
+        return max(s.retained_rows for s in self.streams)
+
+    @property
+    def retained_windows(self) -> int:
+        return sum(s.retained_windows for s in self.streams) + max(len(p) for p in self.pending)
+
+    def _take(self, parts: list[np.ndarray]) -> np.ndarray:
+        self.pending = [np.concatenate([p, q]) for p, q in zip(self.pending, parts, strict=True)]
+        n = min(len(p) for p in self.pending)
+        if n == 0:
+            return np.empty(0)
+        ready = [p[:n] for p in self.pending]
+        self.pending = [p[n:] for p in self.pending]
+        return np.asarray(self.combine(ready), dtype=np.float64).reshape(-1)
+
+    def add(self, X: np.ndarray) -> np.ndarray:
+        return self._take([s.update(X).scores for s in self.streams])
+
+    def finish(self, n: int) -> np.ndarray:
+        return self._take([s.flush().scores for s in self.streams])
+
+    def state(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"n_members": len(self.streams)}
+        for i, (s, p) in enumerate(zip(self.streams, self.pending, strict=True)):
+            out[f"member{i}"], out[f"pending{i}"] = s.state_dict(), p.copy()
+        return out
+
+    def load(self, state: dict[str, Any]) -> None:
+        if int(state.get("n_members", -1)) != len(self.streams):
+            raise ValueError(f"the saved stream state has {state.get('n_members')} members, this detector "
+                             f"{len(self.streams)}; the state belongs to another model")  # fmt: skip
+        self.streams = [Stream.from_state(s.detector, state[f"member{i}"]) for i, s in enumerate(self.streams)]
+        self.pending = [np.asarray(state[f"pending{i}"], dtype=np.float64) for i in range(len(self.streams))]
+
+
 class _ContextScorer:
     """A detector whose step score depends on a bounded context (``BaseDetector._stream_context``): rescore
     the rows a final step needs, from the series start or from ``before`` rows back, with the batch code."""
@@ -348,15 +399,18 @@ class Stream:
         check_is_fitted(detector)
         self.detector = detector
         self.n_channels = int(detector.n_channels_in_)
-        self.threshold = float(detector.threshold_)
+        self.threshold = float(getattr(detector, "threshold_", np.nan))  # members of a combination have none
         name = detector.registry_name or type(detector).__name__
         plan = detector._stream_plan()
         if plan is not None:
-            self._scorer: _WindowScorer | _StepLocalScorer | _ContextScorer = _WindowScorer(
+            self._scorer: _WindowScorer | _StepLocalScorer | _ContextScorer | _MemberScorer = _WindowScorer(
                 plan, detector.min_series_length(), self.n_channels
             )
         elif detector.tags.step_local:
             self._scorer = _StepLocalScorer(detector)
+        elif detector._stream_members() is not None:
+            members, combine = detector._stream_members()
+            self._scorer = _MemberScorer(members, combine)
         elif detector._stream_context() is not None:
             before, after = detector._stream_context()
             self._scorer = _ContextScorer(detector, before, after, self.n_channels)

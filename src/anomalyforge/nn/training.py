@@ -92,6 +92,8 @@ class TrainConfig:
         val_gap: with ``"tail"``, this many items before the validation part are used for neither (set it
             to the number of windows overlapping one window, ``ceil(window / stride)``, so no training
             window shares a step with a validation window).
+        restore_best: restore the best epoch's weights at the end (False: keep the last epoch's, for
+            objectives whose value does not measure progress).
     """
 
     epochs: int = 100
@@ -104,6 +106,7 @@ class TrainConfig:
     min_delta: float = 1e-4
     val_split: str = "random"
     val_gap: int = 0
+    restore_best: bool = True
 
     def __post_init__(self) -> None:
         """Cast numbers to the field's type (int or float): numpy scalars and numeric strings work."""
@@ -166,8 +169,9 @@ def fit_loop(
 
     The loss function builds its own batch from the indices (windows, triplets, generated negatives), so
     the same loop serves every model. The best weights by validation loss (or by training loss without
-    validation) are restored at the end. ``on_epoch_start(epoch)`` (0-based), when given, runs before each
-    epoch's training batches (e.g. to draw fresh generated items for that epoch).
+    validation) are restored at the end unless ``config.restore_best`` is False. ``on_epoch_start(epoch)``
+    (0-based), when given, runs before each epoch's training batches (e.g. to draw fresh generated items for
+    that epoch).
     """
     if n_items < 1:
         raise ValueError("nothing to train on: 0 training items")
@@ -206,7 +210,8 @@ def fit_loop(
         improved = not np.isfinite(best) or current < best - config.min_delta * abs(best)
         if improved and np.isfinite(current):
             best, bad_epochs, report.best_epoch = current, 0, epoch + 1
-            best_state = copy.deepcopy(model.state_dict())
+            if config.restore_best:
+                best_state = copy.deepcopy(model.state_dict())
         else:
             bad_epochs += 1
         if not np.isfinite(current):

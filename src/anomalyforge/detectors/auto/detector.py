@@ -215,8 +215,12 @@ class AutoDetector(BaseDetector):
 
     # --------------------------------------------------------------------------------------- scoring
     def _score(self, X: np.ndarray) -> np.ndarray:
-        neg = np.stack([
-            neg_log_p(m._checked_scores(m._score(X), X.shape[0]), cal)
-            for m, cal in zip(self.members_, self.calibration_, strict=True)
-        ])  # fmt: skip
+        return self._combine_members([m._checked_scores(m._score(X), X.shape[0]) for m in self.members_])
+
+    def _combine_members(self, member_scores: list[np.ndarray]) -> np.ndarray:
+        """Each member's (k,) scores -> calibrated -log p-values -> the combined (k,) score."""
+        neg = np.stack([neg_log_p(s, cal) for s, cal in zip(member_scores, self.calibration_, strict=True)])
         return combine_scores(neg, self.weights_, self.combine)
+
+    def _stream_members(self) -> tuple[list[BaseDetector], Any]:
+        return list(self.members_), self._combine_members
