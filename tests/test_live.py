@@ -199,3 +199,17 @@ def test_fit_and_score_a_headerless_csv(tmp_path):
     assert main(["fit", str(tmp_path / "train.csv"), "--detector", "zscore", "--out", str(model)]) == 0
     assert main(["score", str(model), str(tmp_path / "new.csv"), "--out", str(tmp_path / "o")]) == 0
     assert len(pd.read_csv(tmp_path / "o" / "scores.csv")) == 80
+
+
+def test_detect_says_so_when_far_more_steps_are_flagged_than_the_threshold_was_set_for(tmp_path, capsys):
+    from anomalyforge.cli import main
+
+    rng = np.random.default_rng(1)
+    pd.DataFrame(rng.normal(size=(300, 2)), columns=["a", "b"]).to_csv(tmp_path / "train.csv", index=False)
+    pd.DataFrame(rng.normal(size=(100, 2)) + 6, columns=["a", "b"]).to_csv(tmp_path / "shifted.csv", index=False)
+    pd.DataFrame(rng.normal(size=(100, 2)), columns=["a", "b"]).to_csv(tmp_path / "same.csv", index=False)
+    args = ["--train", str(tmp_path / "train.csv"), "--detector", "zscore", "--quiet"]
+    assert main(["detect", str(tmp_path / "shifted.csv"), *args, "--out", str(tmp_path / "o1")]) == 0
+    assert "times the contamination" in capsys.readouterr().err
+    assert main(["detect", str(tmp_path / "same.csv"), *args, "--out", str(tmp_path / "o2")]) == 0
+    assert "times the contamination" not in capsys.readouterr().err

@@ -72,7 +72,7 @@ def run_detection(
     bar.update()
     bar.close()
     return DetectionResult(
-        scores=scores, fit_seconds=fitted.fit_seconds, notices=notices,
+        scores=scores, fit_seconds=fitted.fit_seconds, notices=notices + written["notices"],
         trained_on=str(train_path) if train_path else "the scored series itself",
         **{k: written[k] for k in ("predictions", "threshold", "scores_csv", "plot_png", "intervals_csv",
                                    "intervals", "metrics", "score_seconds")},

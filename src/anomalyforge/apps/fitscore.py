@@ -331,7 +331,27 @@ def write_outputs(
     return scores, {
         "predictions": predictions, "threshold": threshold, "scores_csv": scores_csv, "plot_png": plot_png,
         "intervals_csv": intervals_csv, "intervals": intervals, "metrics": metrics, "score_seconds": score_seconds,
+        "notices": flag_rate_notices(model, predictions),
     }  # fmt: skip
+
+
+def flag_rate_notices(model: BaseDetector, predictions: np.ndarray) -> list[str]:
+    """A warning when far more steps are flagged than the threshold was set for.
+
+    The threshold flags about ``contamination`` of the training scores; flagging over 5 times that (and over
+    10 % of the steps) means the scored data differ from the training data, or the training scores were
+    in-sample and optimistic, and the flags should not be trusted as they are.
+    """
+    expected = getattr(model, "contamination", None)
+    rate = float(np.mean(predictions)) if len(predictions) else 0.0
+    if not isinstance(expected, int | float) or expected <= 0 or rate <= max(5 * expected, 0.10):
+        return []
+    return [
+        f"{100 * rate:.0f} % of the steps are flagged, {rate / expected:.0f} times the contamination "
+        f"({expected:g}) the threshold was set for on the training scores: the scored data differ from the "
+        "training data (or the training part is not normal); check the training file, or set the threshold "
+        "with --param contamination=..."
+    ]
 
 
 def score_file(
@@ -362,7 +382,8 @@ def score_file(
         min_length=min_length, log_score=log_score, n_top_channels=n_top_channels,
     )  # fmt: skip
     return DetectionResult(
-        scores=scores, fit_seconds=0.0, trained_on=str(metadata.get("trained_on", "?")), notices=notices, detector=name,
+        scores=scores, fit_seconds=0.0, trained_on=str(metadata.get("trained_on", "?")),
+        notices=notices + written["notices"], detector=name,
         **{k: written[k] for k in ("predictions", "threshold", "scores_csv", "plot_png", "intervals_csv",
                                    "intervals", "metrics", "score_seconds")},
     )  # fmt: skip
