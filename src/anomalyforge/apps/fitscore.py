@@ -314,10 +314,7 @@ def write_outputs(
         channel_names=data.channels,
         title=title,
         timestamps=timestamps,
-        intervals=[
-            {"start": iv.start, "end": iv.end, "peak": iv.peak_score, "top_channels": iv.top_channels}
-            for iv in intervals
-        ],
+        intervals=intervals,
         channel_weights=weights,
         log_score=log_score,
     )

@@ -31,16 +31,16 @@ MAX_INTERVALS_LISTED = 12
 
 
 def merge_flagged(flagged: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
-    """Runs of consecutive flagged steps as ``{"start", "end" (inclusive), "peak", "top_channels": []}``."""
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    return [
-        {"start": s, "end": e - 1, "peak": float(scores[s:e].max()), "top_channels": []}
-        for s, e in labels_to_ranges(np.asarray(flagged).reshape(-1) > 0)
-    ]
+    """Runs of consecutive flagged steps as ``{"start", "end" (inclusive), "peak", "top_channels": []}``: the
+    intervals of ``core.intervals.flag_intervals`` (its merge rule with ``max_gap=0``), as plot rows."""
+    from anomalyforge.core.intervals import flag_intervals
+
+    return interval_rows(flag_intervals(np.asarray(flagged).reshape(-1), np.asarray(scores, dtype=np.float64)))
 
 
 def interval_rows(intervals: Sequence[Any]) -> list[dict[str, Any]]:
-    """Intervals given as tuples, dicts or objects -> dicts with start, end (inclusive), peak, top_channels."""
+    """Intervals given as tuples, dicts or objects (``core.intervals.AlertInterval`` too: its ``peak_score``
+    is the peak) -> dicts with start, end (inclusive), peak, top_channels."""
     rows = []
     for item in intervals:
         if isinstance(item, Mapping):
@@ -53,6 +53,7 @@ def interval_rows(intervals: Sequence[Any]) -> list[dict[str, Any]]:
                 return getattr(item, key, default)
         top = get("top_channels", None) or get("top_channel_names", None) or []
         peak = get("peak", None)
+        peak = get("peak_score", None) if peak is None else peak
         rows.append({"start": int(get("start")), "end": int(get("end")),
                      "peak": None if peak is None else float(peak), "top_channels": [str(t) for t in top]})  # fmt: skip
     return rows
