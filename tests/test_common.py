@@ -28,15 +28,15 @@ GENERATOR_NAMES = GENERATORS.names()
 
 N_TRAIN, N_TEST = 400, 300
 
-_CARLA_LEAVE_OUT_THRESHOLD = (
-    "CARLA's train_scores_ (which set threshold_) are kNN scores that skip references sharing a step with the "
-    "window, while anomaly_score on the training series finds each window itself among the references, so the "
-    "training series scores below the threshold and predict flags 0 of it"
+_CARLA_SATURATED = (
+    "the published CARLA score 1 - P(majority class) saturates: most windows score within float rounding of 0 "
+    "and the held-out 0.95 quantile rests on a few dozen distinct values, so the fresh flag rate misses the "
+    "[0.025, 0.10] band narrowly (measured median carla 0.0225, flow_carla 0.104)"
 )
 # {item: {check: reason}}: checks failing because of a known bug, run as strict xfails.
 KNOWN_FAILURES: dict[str, dict[str, str]] = {
-    "genias_carla_knn": {"predict_rate": _CARLA_LEAVE_OUT_THRESHOLD},
-    "flow_carla_knn": {"predict_rate": _CARLA_LEAVE_OUT_THRESHOLD},
+    "carla": {"fresh_rate": _CARLA_SATURATED},
+    "flow_carla": {"fresh_rate": _CARLA_SATURATED},
 }
 
 
@@ -96,6 +96,7 @@ class Fitted:
     test: np.ndarray
     returned: Any  # what fit returned
     params_before: dict[str, str]  # joblib hashes of get_params(deep=False) before fit
+
 
 @pytest.fixture(scope="module")
 def fitted():
@@ -175,20 +176,33 @@ def test_clone_keeps_registry_identity(name, fitted):
         assert not hasattr(copy, "threshold_"), "a clone is unfitted"
 
 
-@pytest.mark.parametrize("name", cases("predict_rate", DETECTOR_NAMES))
-def test_predict_on_training_series_flags_about_contamination(name, fitted):
-    """Between 0.5x and 2x ``contamination`` of the training series is flagged. With contamination 0.05 on
-    400 steps the rate is reachable whatever the ties: the ``max`` mapping of the test windows (<= 32 steps)
-    ties at most a window's worth of steps, a quantum of at most 0.08."""
-    f = fitted(name)
-    params = f.det.get_params(deep=False)
-    contamination = 0.05
-    extra = {k: v for k, v in {"contamination": contamination, "threshold": None}.items() if k in params}
-    if "contamination" not in extra:
-        contamination = 0.01  # BaseDetector's rule for detectors without the parameter
-    det = f.det if all(params[k] == v for k, v in extra.items()) else build(DETECTORS, name, **extra).fit(f.train)
-    rate = det.predict(f.train).mean()
-    assert contamination / 2 <= rate <= 2 * contamination, f"flagged {rate:.4f} of the training series"
+def _stationary(n: int, channels: int, seed: int) -> np.ndarray:
+    """A periodic series with enough noise that any stretch of it is as normal as any other."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)[:, None]
+    return np.sin(2 * np.pi * t / 25 + rng.uniform(0, 2 * np.pi, size=(1, channels))) + 0.3 * rng.normal(
+        size=(n, channels)
+    )
+
+
+@pytest.mark.parametrize("name", cases("fresh_rate", DETECTOR_NAMES))
+def test_threshold_holds_on_fresh_normal_data(name):
+    """Fitted on 4000 steps, a detector flags between 0.5x and 2x ``contamination`` (0.05) of the next 4000
+    steps of the same process (median over three seeds): its threshold comes from training steps the model
+    did not fit (``threshold_source_`` held-out), not from its in-sample scores, which run low for models
+    that fit their training data closely."""
+    rates, sources = [], set()
+    for seed in (1, 2, 3):
+        det = build(DETECTORS, name)
+        extra = {k: v for k, v in {"contamination": 0.05, "threshold": None}.items() if k in det.get_params(deep=False)}
+        det.set_params(**extra)
+        series = _stationary(8000, 3 if det.tags.multivariate else 1, seed)
+        det.fit(series[:4000])
+        sources.add(det.threshold_source_)
+        rates.append(float(det.predict(series[4000:]).mean()))
+    assert all(s.startswith("held-out") for s in sources), sources
+    rate = float(np.median(rates))
+    assert 0.025 <= rate <= 0.10, f"flagged {rate:.4f} of fresh normal data (seeds: {rates})"
 
 
 def without_budget(name: str, generator_too: bool = True, **extra: Any) -> dict[str, Any]:
@@ -423,7 +437,9 @@ def test_generator_bad_input(name, fitted_generator):
         gen.generate(np.zeros((2, 32, 3, 1)))
 
 
-@pytest.mark.parametrize("name", [f"detector:{n}" for n in DETECTOR_NAMES] + [f"generator:{n}" for n in GENERATOR_NAMES])  # noqa: E501
+@pytest.mark.parametrize(
+    "name", [f"detector:{n}" for n in DETECTOR_NAMES] + [f"generator:{n}" for n in GENERATOR_NAMES]
+)  # noqa: E501
 def test_every_parameter_has_one_declared_constraint(name):
     kind, item = name.split(":")
     obj = make_detector(item) if kind == "detector" else make_generator(item)

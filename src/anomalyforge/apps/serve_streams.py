@@ -95,7 +95,7 @@ class StreamManager:
 
     @staticmethod
     def _reference(model: LoadedModel) -> np.ndarray:
-        return np.sort(np.asarray(getattr(model.detector, "train_scores_", np.empty(0)), dtype=np.float64))
+        return np.sort(model.detector.threshold_reference())
 
     def open(self, model_name: str, max_gap: int, min_length: int, timestamps: bool) -> dict[str, Any]:
         model = self.catalog.get(model_name)

@@ -225,7 +225,7 @@ def run_stream(
     err = err or sys.stderr
     model, schema, _ = load_fitted(model_path)
     stream = Stream(model)
-    reference = np.sort(np.asarray(getattr(model, "train_scores_", np.empty(0)), dtype=np.float64))
+    reference = np.sort(model.threshold_reference())
     tracker = IntervalTracker(max_gap=max_gap, min_length=min_length)
     where = "stdin" if source == "-" else str(source)
     leftover: list[bytes] = []

@@ -202,6 +202,17 @@ def run_job(job: Job, data_root: str | None) -> tuple[dict[str, Any], np.ndarray
                 scores = detector.anomaly_score(data.test)
                 t3 = time.perf_counter()
             row.update(fit_seconds=t1 - t0, score_seconds=t3 - t2, peak_mb=mem.peak_mb)
+            # does the threshold hold? the share of test steps flagged beside the share truly anomalous
+            row.update(
+                threshold=float(detector.threshold_),
+                threshold_source=str(getattr(detector, "threshold_source_", "in-sample")),
+                flag_rate=float(np.mean(scores > detector.threshold_)),
+                anomaly_rate=float(np.mean(data.labels)) if data.labels is not None else None,
+                normal_flag_rate=float(np.mean(scores[data.labels == 0] > detector.threshold_))
+                if data.labels is not None and (data.labels == 0).any()
+                else None,
+                contamination=float(getattr(detector, "contamination", np.nan)),
+            )
             if data.labels.any():
                 # TSB-AD's protocol: the VUS window is the period estimated from the test series (not labels)
                 metrics = evaluate(data.labels, scores, sliding_window=estimate_sliding_window(data.test))

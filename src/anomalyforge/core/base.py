@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 
 from anomalyforge.core.registry import DETECTORS, GENERATORS
 from anomalyforge.core.thresholds import BaseThreshold, make_threshold
@@ -129,6 +129,18 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
     #: Why ``core.stream.Stream`` cannot reproduce this detector's batch scores (empty: it can, or the
     #: detector is windowed or step-local and the stream knows how); the stream's error quotes it.
     stream_limitation: ClassVar[str] = ""
+    #: How ``fit`` calibrates ``threshold_`` on training steps the model scoring them was not fitted on:
+    #: ``"refit"`` (out-of-fold: each of ``calibration_folds`` blocks is scored by a copy fitted on the other
+    #: blocks, then the detector is fitted on the whole series; for detectors cheap and deterministic to
+    #: fit), ``"head"`` (the detector itself is fitted on the head only and scores the held-out tail, the last
+    #: ``calibration_share``; for trained models, whose scale another fit would not reproduce), ``"own"``
+    #: (``_fit`` sets ``calibration_scores_`` itself) or ``"in-sample"``.
+    #: None: ``"head"`` when ``tags.uses_torch``, else ``"refit"``.
+    calibration_mode: ClassVar[str | None] = None
+    #: Share of the training series held out at its end for threshold calibration (``"head"``).
+    calibration_share: ClassVar[float] = 0.2
+    #: Blocks of the training series for the out-of-fold scores of ``"refit"``.
+    calibration_folds: ClassVar[int] = 5
 
     @property
     def registry_name(self) -> str | None:
@@ -208,13 +220,73 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
                 raise ValueError(f"y has {y.shape[0]} labels for {X.shape[0]} time steps")
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
             delattr(self, attr)  # refitting starts clean
-        self._fit(X, y)
+        mode = self._calibration_plan(X.shape[0])
+        n_head = X.shape[0] - self._calibration_tail(X.shape[0])
+        held: np.ndarray | None = None
+        if mode == "refit":
+            held = self._cross_fitted_scores(X, y)
+            self._fit(X, y)
+        elif mode == "head":
+            self._fit(X[:n_head], None if y is None else y[:n_head])
+            held = self._checked_scores(self._score(X[n_head:]), X.shape[0] - n_head)
+        else:
+            self._fit(X, y)
         self.n_channels_in_ = X.shape[1]
         if not hasattr(self, "train_scores_"):
             self.train_scores_ = self._checked_scores(self._score(X), X.shape[0])
+        if held is not None:
+            self.calibration_scores_ = held
+        if hasattr(self, "calibration_scores_"):
+            self.threshold_source_ = "held-out" if mode != "own" else "held-out (own)"
+        else:
+            self.threshold_source_ = "in-sample" if mode == "in-sample" else "in-sample (training series too short)"
         rule = make_threshold(self.threshold, self.contamination)
-        self.threshold_ = float(rule.fit(self.train_scores_))
+        self.threshold_ = float(rule.fit(self.threshold_reference()))
         return self
+
+    # ----------------------------------------------------------------------------- calibration
+    def _cross_fitted_scores(self, X: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+        """Out-of-fold scores of the whole training series: it is cut into ``calibration_folds`` contiguous
+        blocks, and each block is scored by a copy fitted on the other blocks (joined end to end; the few
+        windows across the join are the only ones no real stretch has)."""
+        n = X.shape[0]
+        bounds = np.linspace(0, n, self.calibration_folds + 1).round().astype(int)
+        held = np.empty(n)
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            twin = clone(self)
+            rest = np.concatenate([X[:lo], X[hi:]])
+            twin._fit(rest, None if y is None else np.concatenate([y[:lo], y[hi:]]))
+            twin.n_channels_in_ = X.shape[1]
+            held[lo:hi] = twin._checked_scores(twin._score(X[lo:hi]), hi - lo)
+        return held
+
+    def _calibration_tail(self, n: int) -> int:
+        """Steps held out at the end of an n-step training series for threshold calibration."""
+        return int(round(n * self.calibration_share))
+
+    def _calibration_plan(self, n: int) -> str:
+        """The calibration mode ``fit`` uses for an n-step training series: the class's mode, or
+        ``"in-sample"`` when the head or the tail would be too short to fit or to calibrate on.
+
+        The held-out scores must number at least ``max(min_series_length, 10 / contamination)`` (so that the
+        ``1 - contamination`` quantile rests on at least ten of them); a held-out block must be scorable and
+        the rest at least twice ``min_series_length``."""
+        mode = self.calibration_mode or ("head" if self.tags.uses_torch else "refit")
+        if mode in ("own", "in-sample"):
+            return mode
+        need = max(self.min_series_length(), int(np.ceil(10.0 / float(self.contamination))))
+        held = n if mode == "refit" else self._calibration_tail(n)
+        block = n // self.calibration_folds if mode == "refit" else held
+        if held < need or block < self.min_series_length() or n - block < 2 * self.min_series_length():
+            return "in-sample"
+        return mode
+
+    def threshold_reference(self) -> np.ndarray:
+        """The scores thresholds and p-values are calibrated on: the held-out training tail's scores
+        (``calibration_scores_``) when ``fit`` could hold one out, else the in-sample ``train_scores_``."""
+        check_is_fitted(self)
+        ref = getattr(self, "calibration_scores_", None)
+        return np.asarray(self.train_scores_ if ref is None else ref, dtype=np.float64)
 
     def anomaly_score(self, X: Any) -> np.ndarray:
         """Score every time step of X; higher means more anomalous.

@@ -5,10 +5,12 @@ intervals separated by at most ``max_gap`` unflagged steps are one (``max_gap=0`
 merge). An interval shorter than ``min_length`` steps (end - start + 1, gaps inside included) is dropped.
 Its peak is the highest score inside it (the first such step on ties).
 
-The p-value of a peak is calibrated on reference scores, normally the detector's training scores
-(``train_scores_``, saved with the model): ``(1 + #{reference >= peak}) / (1 + n_reference)``, the
-conformal p-value, which is never 0 (a peak above every training score of n gets ``1 / (n + 1)``).
-Training scores are in-sample, so they run a little low and these p-values a little small.
+The p-value of a peak is calibrated on reference scores, normally the detector's scores of the training
+tail it held out (``threshold_reference()``: ``calibration_scores_``, saved with the model; the in-sample
+``train_scores_`` when the training series was too short to hold a tail out):
+``(1 + #{reference >= peak}) / (1 + n_reference)``, the conformal p-value, which is never 0 (a peak above
+every reference score of n gets ``1 / (n + 1)``). Held-out scores are what a model gives unseen normal data,
+so these p-values are valid when test data is like training data.
 
 ``IntervalTracker`` applies the rule online: an interval is closed, and returned, once ``max_gap + 1``
 unflagged steps follow it (or at ``close``); ``flag_intervals`` is the tracker run over a whole series.

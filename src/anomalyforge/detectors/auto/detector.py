@@ -59,6 +59,7 @@ class AutoDetector(BaseDetector):
     """
 
     tags: ClassVar[Tags] = Tags(min_length=8)
+    calibration_mode: ClassVar[str | None] = "own"  # its hold-out stretch calibrates the threshold too
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "detectors": [tuple, list],
         "generators": [tuple, list],
@@ -179,6 +180,9 @@ class AutoDetector(BaseDetector):
         self.windows_ = [c.window for c, _, _ in top[:k_best]]
         self.weights_ = np.ones(k_best)
         self.calibration_ = np.stack(calibrations[:k_best])
+        # the threshold's reference: the combined score of the stretch's normal steps, which the members
+        # fitted without the stretch scored (``BaseDetector.fit`` reads ``calibration_scores_``)
+        self.calibration_scores_ = combine_scores(neg[:k_best][:, val.null], self.weights_, self.combine)
         self.selection_ = {
             "period": period,
             "windows": windows,
