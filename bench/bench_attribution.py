@@ -68,17 +68,11 @@ def run_one(name: str, machine: str, root: str | None, budget: float, seed: int)
         rand.append(random_rates(dims, data.test.shape[1]))
     summary = det.training_summary()
     return {
-        "detector": name,
-        "machine": machine,
-        "params": params,
-        "n_segments": len(segments),
-        "hits": hits,
-        "random": rand,
-        "fit_seconds": round(fit_s, 2),
+        "detector": name, "machine": machine, "params": params, "n_segments": len(segments),
+        "hits": hits, "random": rand, "fit_seconds": round(fit_s, 2),
         "attribution_seconds": round(time.perf_counter() - t0, 2),
         "method": "model" if det.tags.channel_scores else "occlusion",
-        "budget_cut": bool(summary["budget_cut"]),
-        "stopped_by": summary["stopped_by"],
+        "budget_cut": bool(summary["budget_cut"]), "stopped_by": summary["stopped_by"],
     }
 
 
@@ -86,10 +80,8 @@ def table(rows: list[dict]) -> str:
     by_det: dict[str, list[dict]] = {}
     for row in rows:
         by_det.setdefault(row["detector"], []).append(row)
-    head = (
-        f"{'detector':<12} {'method':<10} {'mach':>4} {'segs':>4}  {'HR@100 pooled':>13} {'HR@150 pooled':>13}"
-        f"  {'HR@100 mach':>11} {'HR@150 mach':>11}  {'fit s':>6} {'attr s':>6}  budget"
-    )
+    head = (f"{'detector':<12} {'method':<10} {'mach':>4} {'segs':>4}  {'HR@100 pooled':>13} {'HR@150 pooled':>13}"
+            f"  {'HR@100 mach':>11} {'HR@150 mach':>11}  {'fit s':>6} {'attr s':>6}  budget")
     lines = [head, "-" * len(head)]
 
     def stats(key: str, group: list[dict]) -> tuple[np.ndarray, np.ndarray]:
@@ -108,10 +100,8 @@ def table(rows: list[dict]) -> str:
         )
     full = max(by_det.values(), key=len)
     pooled, machines = stats("random", full)
-    lines.append(
-        f"{'random':<12} {'expected':<10} {len(full):>4} {sum(r['n_segments'] for r in full):>4}  "
-        f"{pooled[0]:>13.3f} {pooled[1]:>13.3f}  {machines[0]:>11.3f} {machines[1]:>11.3f}"
-    )
+    lines.append(f"{'random':<12} {'expected':<10} {len(full):>4} {sum(r['n_segments'] for r in full):>4}  "
+                 f"{pooled[0]:>13.3f} {pooled[1]:>13.3f}  {machines[0]:>11.3f} {machines[1]:>11.3f}")
     return "\n".join(lines)
 
 
@@ -141,11 +131,8 @@ def main() -> None:
                 with store.open("a") as fh:
                     fh.write(json.dumps(row) + "\n")
                 h = np.mean(row["hits"], axis=0) if row["hits"] else [float("nan")] * 2
-                print(
-                    f"{name:<12} {machine:<12} segs {row['n_segments']:>3}  HR@100 {h[0]:.3f}  HR@150 {h[1]:.3f}  "
-                    f"fit {row['fit_seconds']:.0f} s  attribution {row['attribution_seconds']:.0f} s",
-                    flush=True,
-                )
+                print(f"{name:<12} {machine:<12} segs {row['n_segments']:>3}  HR@100 {h[0]:.3f}  HR@150 {h[1]:.3f}  "
+                      f"fit {row['fit_seconds']:.0f} s  attribution {row['attribution_seconds']:.0f} s", flush=True)
     print(table(rows))
 
 

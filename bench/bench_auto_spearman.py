@@ -90,11 +90,8 @@ def run_series(dataset: str, name: str, root: str | None, genias_budget: float, 
             row = {"dataset": dataset, "series": name, "candidate": cand.label}
             for key in SETS:
                 val = vals.get(key)
-                row[f"val_{key}"] = (
-                    float("nan")
-                    if val is None
-                    else surrogate_score("vus_pr", val.labels, det._score(val.series), plan.period)
-                )
+                row[f"val_{key}"] = (float("nan") if val is None else
+                                     surrogate_score("vus_pr", val.labels, det._score(val.series), plan.period))
             row["test_vus_pr"] = float(vus_pr(data.labels, det._score(data.test), sliding_window=test_window))
         except (ValueError, np.linalg.LinAlgError) as exc:
             print(f"  {cand.label}: skipped ({exc})")

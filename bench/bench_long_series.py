@@ -66,9 +66,7 @@ def main() -> None:
     for name in names:
         proc = subprocess.run(
             [sys.executable, "-c", CHILD, name, str(args.steps), str(args.channels), str(args.budget)],
-            capture_output=True,
-            text=True,
-            env=child_env,
+            capture_output=True, text=True, env=child_env,
         )
         if proc.returncode != 0:
             last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"

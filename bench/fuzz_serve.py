@@ -33,7 +33,8 @@ def main() -> int:
         (srv.folder / "openapi.json").write_text(httpx.get(f"{srv.url}/openapi.json", headers=auth, timeout=60).text)
         config = srv.folder / "schemathesis.toml"
         config.write_text(
-            f'headers = {{ Authorization = "Bearer {srv.token}" }}\n[parameters]\nname = "pca"\nstream_id = "{sid}"\n'
+            f'headers = {{ Authorization = "Bearer {srv.token}" }}\n'
+            f'[parameters]\nname = "pca"\nstream_id = "{sid}"\n'
         )
         cmd = [exe, "--config-file", str(config), "run", str(srv.folder / "openapi.json"), "--url", srv.url,
                "--checks", args.checks, "--max-examples", str(args.max_examples), "--phases",

@@ -37,10 +37,8 @@ def main() -> None:
             start = time.perf_counter()
             evaluate(y, s)
             times.append(time.perf_counter() - start)
-        print(
-            f"evaluate n=100000, {n_segments} segments ({y.mean():.1%} anomalous), W=100: "
-            f"best of 3 = {min(times):.2f} s"
-        )
+        print(f"evaluate n=100000, {n_segments} segments ({y.mean():.1%} anomalous), W=100: "
+              f"best of 3 = {min(times):.2f} s")
 
 
 if __name__ == "__main__":

@@ -78,12 +78,8 @@ def test_shipped_suites_and_missing_parts(tiny):
     root, suite, _ = tiny
     assert {"demo", "quick", "full"} <= set(available_suites())
     resolved = resolve_suite(str(suite), root)
-    assert resolved.series == [
-        "UCR/001_UCR_Anomaly_tiny0_300_451_460",
-        "UCR/011_UCR_Anomaly_tiny1_300_451_460",
-        "SMD/machine-1-1",
-        "SMD/machine-1-2",
-    ]
+    assert resolved.series == ["UCR/001_UCR_Anomaly_tiny0_300_451_460", "UCR/011_UCR_Anomaly_tiny1_300_451_460",
+                               "SMD/machine-1-1", "SMD/machine-1-2"]
     assert "UCR/099" in resolved.missing and any(m.startswith("MSL") for m in resolved.missing)
 
 
@@ -98,9 +94,8 @@ def test_quick_suite_against_shared_data(shared_data):
 
 def test_run_writes_rows_metrics_and_report(tiny):
     root, suite, out = tiny
-    summary = run_benchmark(
-        str(suite), ["iforest", "zscore"], data_root=str(root), out_dir=out, params=FAST, progress=False
-    )
+    summary = run_benchmark(str(suite), ["iforest", "zscore"], data_root=str(root), out_dir=out,
+                            params=FAST, progress=False)
     assert (summary.n_done, summary.n_failed, summary.n_skipped) == (8, 0, 0)
     rows = _rows(out)
     assert len(rows) == 8 and all(r[1] == "ok" for r in rows)
@@ -114,9 +109,8 @@ def test_run_writes_rows_metrics_and_report(tiny):
         window = estimate_sliding_window(data.test)
         here = frame[frame.series == series].set_index("detector").vus_pr
         # far above what random scores reach on the same labels
-        chance = max(
-            evaluate(data.labels, rng.random(len(data.test)), sliding_window=window)["vus_pr"] for _ in range(3)
-        )
+        chance = max(evaluate(data.labels, rng.random(len(data.test)), sliding_window=window)["vus_pr"]
+                     for _ in range(3))
         assert chance < 0.2 and here["zscore"] > chance + 0.6
         # the stored figure is the one the kept scores give
         for detector in ("iforest", "zscore"):
@@ -150,14 +144,8 @@ def test_resume_skips_finished_jobs_and_keeps_them(tiny):
 def test_merge_combines_runs_and_never_replaces_a_finished_row(tiny):
     root, suite, out = tiny
     run_benchmark(str(suite), ["zscore"], data_root=str(root), out_dir=out / "a", progress=False)
-    run_benchmark(
-        str(suite),
-        ["iforest", "pca"],
-        data_root=str(root),
-        out_dir=out / "b",
-        params={"iforest": {"window": 10000}, "pca": {"window": 10}},
-        progress=False,
-    )  # iforest fails
+    run_benchmark(str(suite), ["iforest", "pca"], data_root=str(root), out_dir=out / "b",
+                  params={"iforest": {"window": 10000}, "pca": {"window": 10}}, progress=False)  # iforest fails
     run_benchmark(str(suite), ["iforest"], data_root=str(root), out_dir=out / "c", params=FAST, progress=False)
     a, b, c = (dict((r[0], r) for r in _rows(out / x)) for x in "abc")
     report, copied = merge_results(out / "all", [out / "a", out / "b"], data_root=str(root))
@@ -186,14 +174,8 @@ def test_merge_combines_runs_and_never_replaces_a_finished_row(tiny):
 
 def test_failed_job_is_recorded_and_run_goes_on(tiny):
     root, suite, out = tiny
-    summary = run_benchmark(
-        str(suite),
-        ["iforest", "pca"],
-        data_root=str(root),
-        out_dir=out,
-        params={"iforest": {"window": 10000}, "pca": {"window": 10}},
-        progress=False,
-    )
+    summary = run_benchmark(str(suite), ["iforest", "pca"], data_root=str(root), out_dir=out,
+                            params={"iforest": {"window": 10000}, "pca": {"window": 10}}, progress=False)
     assert summary.n_failed == 4 and summary.n_done == 4
     frame = ResultStore(out / "results.sqlite").frame()
     errors = frame[frame.status == "error"].error
@@ -208,31 +190,16 @@ def test_parallel_and_dask_runs_match_serial(tiny):
         frame = ResultStore(folder / "results.sqlite").frame().set_index("job_key")
         return frame[["vus_pr", "aupr", "auroc", "best_f1"]].sort_index()
 
-    run_benchmark(
-        str(suite), ["iforest", "pca"], data_root=str(root), out_dir=out / "serial", params=FAST, progress=False
-    )
-    run_benchmark(
-        str(suite),
-        ["iforest", "pca"],
-        data_root=str(root),
-        out_dir=out / "joblib",
-        params=FAST,
-        workers=2,
-        progress=False,
-    )
+    run_benchmark(str(suite), ["iforest", "pca"], data_root=str(root), out_dir=out / "serial",
+                  params=FAST, progress=False)
+    run_benchmark(str(suite), ["iforest", "pca"], data_root=str(root), out_dir=out / "joblib",
+                  params=FAST, workers=2, progress=False)
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         with Client(cluster) as client:
-            run_benchmark(
-                str(suite),
-                ["iforest", "pca"],
-                data_root=str(root),
-                out_dir=out / "dask",
-                params=FAST,
-                scheduler=client,
-                progress=False,
-            )
+            run_benchmark(str(suite), ["iforest", "pca"], data_root=str(root), out_dir=out / "dask",
+                          params=FAST, scheduler=client, progress=False)
     serial = scores_of(out / "serial")
     assert len(serial) == 8
     np.testing.assert_allclose(scores_of(out / "joblib").to_numpy(), serial.to_numpy())
@@ -244,28 +211,14 @@ def test_html_report_renders_in_headless_chromium(tiny):
     if browser is None:
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
     root, suite, out = tiny
-    run_benchmark(
-        str(suite), ["iforest", "pca", "zscore"], data_root=str(root), out_dir=out, params=FAST, progress=False
-    )
+    run_benchmark(str(suite), ["iforest", "pca", "zscore"], data_root=str(root), out_dir=out,
+                  params=FAST, progress=False)
     result = subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={out / 'chrome-profile'}",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-            (out / "report.html").as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={out / 'chrome-profile'}", "--virtual-time-budget=5000", "--dump-dom",
+         (out / "report.html").as_uri()],
+        capture_output=True, text=True, timeout=120,
     )
     dom = result.stdout
     assert "<table>" in dom and "Mean over datasets" in dom
@@ -280,23 +233,16 @@ def test_html_report_renders_in_headless_chromium(tiny):
 
 def _frame_rows(out):
     frame = ResultStore(out / "results.sqlite").frame()
-    return {
-        (r.detector, json.loads(r.params).get("stopped_by"), json.loads(r.params).get("record")): r
-        for r in frame.itertuples()
-    }
+    return {(r.detector, json.loads(r.params).get("stopped_by"), json.loads(r.params).get("record")): r
+            for r in frame.itertuples()}
 
 
 def test_rows_record_training_end_params_version_and_commit(tiny, recording):
     root, _, out = tiny
-    jobs = [
-        Job("recording", UCR0, 7, {"stopped_by": "time budget"}),
-        Job("recording", UCR0, 7, {}),
-        Job("recording", UCR0, 7, {"record": False}),
-        Job("zscore", UCR0, 7),
-    ]
-    assert execute_jobs(
-        jobs, ResultStore(out / "results.sqlite"), out / "scores", data_root=str(root), progress=False
-    ) == (4, 0, 0)
+    jobs = [Job("recording", UCR0, 7, {"stopped_by": "time budget"}), Job("recording", UCR0, 7, {}),
+            Job("recording", UCR0, 7, {"record": False}), Job("zscore", UCR0, 7)]
+    assert execute_jobs(jobs, ResultStore(out / "results.sqlite"), out / "scores", data_root=str(root),
+                        progress=False) == (4, 0, 0)
     rows = _frame_rows(out)
     cut, patience = rows[("recording", "time budget", None)], rows[("recording", None, None)]
     silent, untrained = rows[("recording", None, False)], rows[("zscore", None, None)]
@@ -310,19 +256,11 @@ def test_rows_record_training_end_params_version_and_commit(tiny, recording):
     assert training_outcome({"parts": {}}, requires_training=False) == "not trained"  # Tags(requires_training=False)
     # every parameter run, the seed included
     assert json.loads(cut.run_params) == {
-        "stopped_by": "time budget",
-        "record": True,
-        "random_state": 7,
-        "contamination": 0.01,
-        "threshold": None,
-    }
+            "stopped_by": "time budget", "record": True, "random_state": 7, "contamination": 0.01, "threshold": None
+        }
     assert json.loads(untrained.run_params) == {"contamination": 0.01, "threshold": None}
-    head = (
-        subprocess.run(
-            ["git", "-C", str(Path(anomalyforge.__file__).parent), "rev-parse", "HEAD"], capture_output=True, text=True
-        ).stdout.strip()
-        or "unknown"
-    )  # not a checkout
+    head = subprocess.run(["git", "-C", str(Path(anomalyforge.__file__).parent), "rev-parse", "HEAD"],
+                          capture_output=True, text=True).stdout.strip() or "unknown"  # not a checkout
     for row in rows.values():
         assert row.version == anomalyforge.__version__
         assert row.git_commit.removesuffix("-dirty") == head
@@ -342,12 +280,8 @@ def test_git_revision_marks_dirty_trees_and_unknown_folders(tmp_path):
     (repo / "pkg" / "mod.py").write_text("x = 1\n")
 
     def git(*args):
-        return subprocess.run(
-            ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                              capture_output=True, text=True, check=True).stdout.strip()
 
     git("init", "-q")
     assert git_revision(repo / "pkg") == "unknown"  # a checkout, but the package is not tracked in it
@@ -387,20 +321,17 @@ CREATE TABLE results (
     metrics TEXT, finished_at TEXT DEFAULT CURRENT_TIMESTAMP
 )
 """
-OLD_COLUMNS = (
-    "job_key, detector, dataset, series, seed, params, status, error, n_train, n_test, n_channels, "
-    "fit_seconds, score_seconds, peak_mb, vus_pr, vus_roc, aupr, auroc, best_f1, pa_f1, "
-    "affiliation_f1, pate, metrics, finished_at"
-)
+OLD_COLUMNS = ("job_key, detector, dataset, series, seed, params, status, error, n_train, n_test, n_channels, "
+               "fit_seconds, score_seconds, peak_mb, vus_pr, vus_roc, aupr, auroc, best_f1, pa_f1, "
+               "affiliation_f1, pate, metrics, finished_at")
 
 
 def test_an_older_store_opens_resumes_merges_and_reports(tiny):
     root, suite, out = tiny
     series = resolve_suite(str(suite), root).series
     jobs = make_jobs(["zscore"], series, [0])
-    execute_jobs(
-        jobs, ResultStore(out / "new" / "results.sqlite"), out / "new" / "scores", data_root=str(root), progress=False
-    )
+    execute_jobs(jobs, ResultStore(out / "new" / "results.sqlite"), out / "new" / "scores", data_root=str(root),
+                 progress=False)
     (out / "old").mkdir()
     with sqlite3.connect(out / "old" / "results.sqlite") as con:
         con.execute(OLD_SCHEMA)
@@ -414,9 +345,8 @@ def test_an_older_store_opens_resumes_merges_and_reports(tiny):
     # opening it adds the new columns; the finished jobs are still skipped on resume
     store = ResultStore(out / "old" / "results.sqlite")
     with sqlite3.connect(store.path) as con:
-        assert {"budget_cut", "training", "git_commit", "run_params"} <= {
-            r[1] for r in con.execute("PRAGMA table_info(results)")
-        }
+        assert {"budget_cut", "training", "git_commit", "run_params"} <= {r[1] for r in
+                                                                         con.execute("PRAGMA table_info(results)")}
     assert execute_jobs(jobs, store, out / "old" / "scores", data_root=str(root), progress=False) == (0, 0, 4)
     frame = store.frame()
     assert len(frame) == 4 and frame.git_commit.isna().all() and frame.vus_pr.notna().all()
@@ -435,35 +365,17 @@ def test_an_older_store_opens_resumes_merges_and_reports(tiny):
 def _synthetic_row(detector, series, vus_pr, seed=0, *, failed=False, budget=False, params=None):
     """A results row as run_job writes it, every metric equal to ``vus_pr``."""
     reason = "time budget" if budget else "patience"
-    summary = {
-        "parts": {"model": {"epochs_run": 4 if budget else 9, "stopped_by": reason}},
-        "stopped_by": {"model": reason},
-        "epochs": {"model": 4 if budget else 9},
-        "budget_cut": budget,
-    }
-    row = {
-        "job_key": f"{detector}|{series}|{seed}|x",
-        "detector": detector,
-        "dataset": series.split("/")[0],
-        "series": series,
-        "seed": seed,
-        "params": params or {},
-        "status": "error" if failed else "ok",
-        "version": "9.9.9",
-        "git_commit": "cafe123",
-        "run_params": {"alpha": 1, **(params or {})},
-    }
+    summary = {"parts": {"model": {"epochs_run": 4 if budget else 9, "stopped_by": reason}},
+               "stopped_by": {"model": reason}, "epochs": {"model": 4 if budget else 9}, "budget_cut": budget}
+    row = {"job_key": f"{detector}|{series}|{seed}|x", "detector": detector, "dataset": series.split("/")[0],
+           "series": series, "seed": seed, "params": params or {}, "status": "error" if failed else "ok",
+           "version": "9.9.9", "git_commit": "cafe123", "run_params": {"alpha": 1, **(params or {})}}
     if failed:
         return {**row, "error": "RuntimeError: hard series"}
-    return {
-        **row,
-        "fit_seconds": 1.0,
-        "score_seconds": 1.0,
-        "training": summary,
-        "budget_cut": budget,
-        "training_end": f"model: {reason}",
-        "metrics": {m: vus_pr for m in ("vus_pr", "aupr", "auroc", "best_f1", "affiliation_f1", "pate")},
-    }
+    return {**row, "fit_seconds": 1.0, "score_seconds": 1.0, "training": summary, "budget_cut": budget,
+            "training_end": f"model: {reason}", "metrics": {m: vus_pr for m in ("vus_pr", "aupr", "auroc",
+                                                                                  "best_f1", "affiliation_f1",
+                                                                                  "pate")}}
 
 
 def _write_rows(folder, rows):
@@ -479,9 +391,8 @@ EASY, HARD = ["X/easy1", "X/easy2"], ["X/hard1", "X/hard2"]
 def test_report_counts_failed_jobs_as_worst_and_marks_budget_cuts(tmp_path):
     # 'fragile' matches 'steady' on the easy series and fails on the hard ones: it must not rank above it
     rows = [_synthetic_row("steady", s, 0.9) for s in EASY] + [_synthetic_row("steady", s, 0.3) for s in HARD]
-    rows += [_synthetic_row("fragile", s, 0.9) for s in EASY] + [
-        _synthetic_row("fragile", s, 0, failed=True) for s in HARD
-    ]
+    rows += [_synthetic_row("fragile", s, 0.9) for s in EASY] + [_synthetic_row("fragile", s, 0, failed=True)
+                                                                  for s in HARD]
     rows += [_synthetic_row("cut", s, 0.5, budget=(s == "X/hard1"), params={"epochs": 3}) for s in EASY + HARD]
     _write_rows(tmp_path, rows)
     overall, per_dataset = summary_tables(ResultStore(tmp_path / "results.sqlite").frame())
@@ -508,11 +419,8 @@ def test_report_counts_failed_jobs_as_worst_and_marks_budget_cuts(tmp_path):
 
 
 def test_per_series_table_marks_partial_failures_and_missing_jobs(tmp_path):
-    rows = [
-        _synthetic_row("a", "X/s1", 0.8, seed=0),
-        _synthetic_row("a", "X/s1", 0, seed=1, failed=True),
-        _synthetic_row("b", "X/s2", 0.4, budget=True),
-    ]
+    rows = [_synthetic_row("a", "X/s1", 0.8, seed=0), _synthetic_row("a", "X/s1", 0, seed=1, failed=True),
+            _synthetic_row("b", "X/s2", 0.4, budget=True)]
     table = per_series_table(_write_rows(tmp_path, rows).frame())
     assert table.loc["X/s1", "a"] == "0.800✗1" and table.loc["X/s1", "b"] == ""
     assert table.loc["X/s2", "b"] == "0.400†" and table.loc["X/s2", "a"] == ""
@@ -527,9 +435,8 @@ def test_spread_across_series_and_seeds(tmp_path):
     assert spread.loc["a", "series"] == 3 and spread.loc["a", "mean"] == pytest.approx(per_series.mean())
     assert spread.loc["a", "std"] == pytest.approx(per_series.std(ddof=1))
     assert spread.loc["a", "IQR"] == pytest.approx(np.percentile(per_series, 75) - np.percentile(per_series, 25))
-    assert spread.loc["a", "seeds"] == 2 and spread.loc["a", "seed std"] == pytest.approx(
-        np.std([0.8, 0.6], ddof=1) / 3
-    )
+    assert spread.loc["a", "seeds"] == 2 and spread.loc["a", "seed std"] == pytest.approx(np.std([0.8, 0.6],
+                                                                                                 ddof=1) / 3)
     text = build_report(tmp_path / "seeds").markdown.read_text()
     assert "## Spread of VUS-PR" in text and "seed std" in text
     one_seed = spread_table(_write_rows(tmp_path / "one", [r for r in rows if r["seed"] == 0]).frame())
@@ -556,12 +463,8 @@ def test_critical_difference_caveat_below_ten_series(tmp_path):
 
 def test_a_failed_job_on_a_series_without_labels_gets_no_score(tmp_path):
     unlabelled = {**_synthetic_row("a", "X/nolabels", 0), "metrics": {}}
-    rows = [
-        unlabelled,
-        _synthetic_row("b", "X/nolabels", 0, failed=True),
-        _synthetic_row("a", "X/s1", 0.7),
-        _synthetic_row("b", "X/s1", 0, failed=True),
-    ]
+    rows = [unlabelled, _synthetic_row("b", "X/nolabels", 0, failed=True),
+            _synthetic_row("a", "X/s1", 0.7), _synthetic_row("b", "X/s1", 0, failed=True)]
     scored = scored_rows(_write_rows(tmp_path, rows).frame()).set_index(["detector", "series"])
     assert np.isnan(scored.loc[("b", "X/nolabels"), "vus_pr"]) and scored.loc[("b", "X/s1"), "vus_pr"] == 0.0
     assert np.isnan(scored.loc[("a", "X/nolabels"), "vus_pr"]) and scored.loc[("a", "X/s1"), "vus_pr"] == 0.7

@@ -38,26 +38,9 @@ def test_detect_writes_scores_and_plot(tmp_path):
     series = _csv(tmp_path / "series.csv")
     train = _csv(tmp_path / "train.csv", label=False, seed=1)
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "anomalyforge.cli",
-            "detect",
-            str(series),
-            "--train",
-            str(train),
-            "--detector",
-            "iforest",
-            "--param",
-            "window=10",
-            "--param",
-            "n_estimators=50",
-            "--out",
-            str(tmp_path / "o"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+        [sys.executable, "-m", "anomalyforge.cli", "detect", str(series), "--train", str(train),
+         "--detector", "iforest", "--param", "window=10", "--param", "n_estimators=50", "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
     scores = pd.read_csv(tmp_path / "o" / "scores.csv")
@@ -97,22 +80,8 @@ def test_detect_unknown_detector_and_bad_param(tmp_path, capsys):
     series = _csv(tmp_path / "s.csv")
     assert main(["detect", str(series), "--detector", "nope", "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert "unknown detector 'nope'" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "detect",
-                str(series),
-                "--detector",
-                "iforest",
-                "--param",
-                "window=5000",
-                "--out",
-                str(tmp_path / "o"),
-                "--quiet",
-            ]
-        )
-        == 2
-    )
+    assert main(["detect", str(series), "--detector", "iforest", "--param", "window=5000",
+                 "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert "window" in capsys.readouterr().err
 
 
@@ -126,20 +95,8 @@ def test_datasets_command_counts(tmp_path, capsys):
 def test_bench_command_prints_table(tmp_path, capsys):
     root = write_tiny_root(tmp_path / "data")
     suite = write_suite(tmp_path / "tiny.json")
-    code = main(
-        [
-            "bench",
-            "--suite",
-            str(suite),
-            "--detectors",
-            "zscore",
-            "--data-root",
-            str(root),
-            "--out",
-            str(tmp_path / "o"),
-            "--quiet",
-        ]
-    )
+    code = main(["bench", "--suite", str(suite), "--detectors", "zscore", "--data-root", str(root),
+                 "--out", str(tmp_path / "o"), "--quiet"])
     assert code == 0
     out = capsys.readouterr().out
     assert "zscore" in out and "VUS-PR" in out and "report.html" in out
@@ -157,11 +114,8 @@ def test_bench_param_reaches_the_detector_and_bad_ones_fail(tmp_path, capsys):
         stored = {row[0] for row in db.execute("select params from results")}
     assert stored == {json.dumps({"n_neighbors": 3})}
     capsys.readouterr()
-    for bad, message in [
-        ("knn.no_such=1", "has no parameter"),
-        ("iforest.n_estimators=5", "not among"),
-        ("n_neighbors=3", "DETECTOR.KEY=VALUE"),
-    ]:
+    for bad, message in [("knn.no_such=1", "has no parameter"), ("iforest.n_estimators=5", "not among"),
+                         ("n_neighbors=3", "DETECTOR.KEY=VALUE")]:
         assert main([*base, "--out", str(tmp_path / "bad"), "--param", bad]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "bad" / "results.sqlite").exists()
@@ -171,38 +125,11 @@ def test_report_command_merges_runs(tmp_path, capsys):
     root = write_tiny_root(tmp_path / "data")
     suite = write_suite(tmp_path / "tiny.json")
     for name in ("zscore", "pca"):
-        assert (
-            main(
-                [
-                    "bench",
-                    "--suite",
-                    str(suite),
-                    "--detectors",
-                    name,
-                    "--data-root",
-                    str(root),
-                    "--out",
-                    str(tmp_path / name),
-                    "--quiet",
-                ]
-            )
-            == 0
-        )
+        assert main(["bench", "--suite", str(suite), "--detectors", name, "--data-root", str(root),
+                     "--out", str(tmp_path / name), "--quiet"]) == 0
     capsys.readouterr()
-    assert (
-        main(
-            [
-                "report",
-                str(tmp_path / "both"),
-                "--from",
-                str(tmp_path / "zscore"),
-                str(tmp_path / "pca"),
-                "--data-root",
-                str(root),
-            ]
-        )
-        == 0
-    )
+    assert main(["report", str(tmp_path / "both"), "--from", str(tmp_path / "zscore"), str(tmp_path / "pca"),
+                 "--data-root", str(root)]) == 0
     out = capsys.readouterr().out
     assert "zscore" in out and "pca" in out and "8 rows merged in" in out
     assert main(["report", str(tmp_path / "x"), "--from", str(tmp_path / "missing")]) == 2
@@ -225,20 +152,9 @@ def test_params_are_read_as_json_and_checked_against_annotations():
     from anomalyforge.apps.params import bench_params, detector_params, generator_params, parse_params
 
     assert parse_params(["a=1", "b=0.5", "c=true", "d=null", "e=[1, 2]", "f=max", "g=x=y"]) == {
-        "a": 1,
-        "b": 0.5,
-        "c": True,
-        "d": None,
-        "e": [1, 2],
-        "f": "max",
-        "g": "x=y",
-    }
+        "a": 1, "b": 0.5, "c": True, "d": None, "e": [1, 2], "f": "max", "g": "x=y"}
     assert detector_params("iforest", ["window=10", "contamination=0.1", "random_state=null", "how=mean"]) == {
-        "window": 10,
-        "contamination": 0.1,
-        "random_state": None,
-        "how": "mean",
-    }
+        "window": 10, "contamination": 0.1, "random_state": None, "how": "mean"}
     with pytest.raises(ValueError, match=r"--param contamination=1: contamination takes a number in \(0.0, 0.5\)"):
         detector_params("iforest", ["contamination=1"])  # the declared range, before anything runs
     assert detector_params("iforest", None) == {}
@@ -266,10 +182,8 @@ def test_detect_json_summary_and_log_score(tmp_path, capsys):
     import json
 
     series = _csv(tmp_path / "s.csv")
-    assert (
-        main(["detect", str(series), "--detector", "zscore", "--out", str(tmp_path / "o"), "--json", "--log-score"])
-        == 0
-    )
+    assert main(["detect", str(series), "--detector", "zscore", "--out", str(tmp_path / "o"), "--json",
+                 "--log-score"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["detector"] == "zscore" and summary["n_steps"] == 500
     assert summary["n_flagged"] == sum(i["end"] - i["start"] + 1 for i in summary["intervals"])
@@ -311,22 +225,8 @@ def test_out_that_is_a_file_is_a_clean_error(tmp_path, capsys):
 def test_bench_exits_non_zero_when_every_job_failed(tmp_path, capsys):
     root = write_tiny_root(tmp_path / "data")
     suite = write_suite(tmp_path / "tiny.json")
-    code = main(
-        [
-            "bench",
-            "--suite",
-            str(suite),
-            "--detectors",
-            "knn",
-            "--data-root",
-            str(root),
-            "--out",
-            str(tmp_path / "o"),
-            "--param",
-            "knn.window=100000",
-            "--quiet",
-        ]
-    )
+    code = main(["bench", "--suite", str(suite), "--detectors", "knn", "--data-root", str(root),
+                 "--out", str(tmp_path / "o"), "--param", "knn.window=100000", "--quiet"])
     assert code == 1
     err = capsys.readouterr().err
     assert "every job failed" in err and "knn on " in err and "100000" in err

@@ -97,7 +97,6 @@ class Fitted:
     returned: Any  # what fit returned
     params_before: dict[str, str]  # joblib hashes of get_params(deep=False) before fit
 
-
 @pytest.fixture(scope="module")
 def fitted():
     """Fit each detector once per module (lazily) and share it between checks."""
@@ -180,9 +179,8 @@ def _stationary(n: int, channels: int, seed: int) -> np.ndarray:
     """A periodic series with enough noise that any stretch of it is as normal as any other."""
     rng = np.random.default_rng(seed)
     t = np.arange(n)[:, None]
-    return np.sin(2 * np.pi * t / 25 + rng.uniform(0, 2 * np.pi, size=(1, channels))) + 0.3 * rng.normal(
-        size=(n, channels)
-    )
+    phase = rng.uniform(0, 2 * np.pi, size=(1, channels))
+    return np.sin(2 * np.pi * t / 25 + phase) + 0.3 * rng.normal(size=(n, channels))
 
 
 @pytest.mark.parametrize("name", cases("fresh_rate", DETECTOR_NAMES))
@@ -437,9 +435,7 @@ def test_generator_bad_input(name, fitted_generator):
         gen.generate(np.zeros((2, 32, 3, 1)))
 
 
-@pytest.mark.parametrize(
-    "name", [f"detector:{n}" for n in DETECTOR_NAMES] + [f"generator:{n}" for n in GENERATOR_NAMES]
-)  # noqa: E501
+@pytest.mark.parametrize("name", [f"detector:{n}" for n in DETECTOR_NAMES] + [f"generator:{n}" for n in GENERATOR_NAMES])  # noqa: E501
 def test_every_parameter_has_one_declared_constraint(name):
     kind, item = name.split(":")
     obj = make_detector(item) if kind == "detector" else make_generator(item)

@@ -15,16 +15,8 @@ from anomalyforge.detectors.copula.model import _StudentTQuantile
 
 BREAK = slice(500, 800)
 SMALL = dict(
-    window=32,
-    patch_len=8,
-    d_model=16,
-    n_heads=2,
-    n_layers=1,
-    latent_dim=1,
-    epochs=12,
-    max_train_windows=600,
-    batch_size=64,
-    time_budget=40.0,
+    window=32, patch_len=8, d_model=16, n_heads=2, n_layers=1, latent_dim=1, epochs=12,
+    max_train_windows=600, batch_size=64, time_budget=40.0,
 )
 
 

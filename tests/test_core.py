@@ -55,8 +55,12 @@ def test_windows_to_steps_matches_brute_force(n, w, s):
     assert starts[-1] == n - w  # the last step is always covered
     scores = rng.normal(size=len(starts))
     covering = [[i for i, a in enumerate(starts) if a <= t < a + w] for t in range(n)]
-    np.testing.assert_allclose(windows_to_steps(scores, starts, w, n, "max"), [scores[c].max() for c in covering])
-    np.testing.assert_allclose(windows_to_steps(scores, starts, w, n, "mean"), [scores[c].mean() for c in covering])
+    np.testing.assert_allclose(
+        windows_to_steps(scores, starts, w, n, "max"), [scores[c].max() for c in covering]
+    )
+    np.testing.assert_allclose(
+        windows_to_steps(scores, starts, w, n, "mean"), [scores[c].mean() for c in covering]
+    )
 
 
 def test_sliding_windows_is_a_view_with_time_then_channels():

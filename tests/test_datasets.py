@@ -194,11 +194,7 @@ def test_ucr_name_conversion_on_real_names():
     # 1-based inclusive begin..end -> 0-based half-open [begin - 1, end)
     p = ds.parse_ucr_name("001_UCR_Anomaly_DISTORTED1sddb40_35000_52000_52620")
     assert (p.number, p.title, p.train_end, p.anomaly_start, p.anomaly_end) == (
-        1,
-        "DISTORTED1sddb40",
-        35000,
-        51999,
-        52620,
+        1, "DISTORTED1sddb40", 35000, 51999, 52620
     )
     single = ds.parse_ucr_name("079_UCR_Anomaly_DISTORTEDresperation2_30000_168250_168250")
     assert (single.anomaly_start, single.anomaly_end) == (168249, 168250)
@@ -345,7 +341,7 @@ def test_gecco_layout(tmp_path):
 
 
 def test_gecco_original_columns(tmp_path):
-    text = ",Time,Tp,Cl,EVENT\n1,2017-07-01 00:00:00,1.0,2.0,FALSE\n2,2017-07-01 00:01:00,3.0,4.0,TRUE\n"
+    text = ',Time,Tp,Cl,EVENT\n1,2017-07-01 00:00:00,1.0,2.0,FALSE\n2,2017-07-01 00:01:00,3.0,4.0,TRUE\n'
     write(tmp_path / "GECCO" / "1_gecco2018_water_quality.csv", text)
     s = ds.load_series("GECCO", "1_gecco2018_water_quality", tmp_path)
     assert s.channels == ["Tp", "Cl"] and s.train.tolist() == [[1.0, 2.0]] and s.test.tolist() == [[3.0, 4.0]]
@@ -354,11 +350,8 @@ def test_gecco_original_columns(tmp_path):
 
 @pytest.mark.parametrize(
     "bad_line, message",
-    [
-        ("4.0,0.4,7.3\n", r"line 5 has 3 fields, expected 4"),
-        ("4.0,0.4,7.3,MAYBE\n", r"line 5: EVENT 'MAYBE'"),
-        ("4.0,x,7.3,TRUE\n", r"line 5, column 'Cl': 'x' is not a number"),
-    ],
+    [("4.0,0.4,7.3\n", r"line 5 has 3 fields, expected 4"), ("4.0,0.4,7.3,MAYBE\n", r"line 5: EVENT 'MAYBE'"),
+     ("4.0,x,7.3,TRUE\n", r"line 5, column 'Cl': 'x' is not a number")],
 )
 def test_gecco_bad_lines(tmp_path, bad_line, message):
     lines = GECCO_TEXT.splitlines(keepends=True)
@@ -380,7 +373,9 @@ def test_kpi_layouts(tmp_path):
         f"{1500000000 + 60 * i},{i},{int(i == 3)},{kpi}\n" for kpi in ("aa", "bb") for i in range(4)
     )
     write(d / "phase2_train.csv", combined)
-    assert ds.list_series("KPI", tmp_path) == ["KPI/cpu4", "KPI/noheader", "KPI/phase2_train/aa", "KPI/phase2_train/bb"]
+    assert ds.list_series("KPI", tmp_path) == [
+        "KPI/cpu4", "KPI/noheader", "KPI/phase2_train/aa", "KPI/phase2_train/bb"
+    ]
     for name in ("cpu4", "noheader"):
         s = ds.load_series("KPI", name, tmp_path)
         np.testing.assert_array_equal(s.train[:, 0], np.arange(4) * 0.5)
@@ -398,14 +393,10 @@ def test_kpi_layouts(tmp_path):
 
 def test_yahoo_layout(tmp_path):
     d = tmp_path / "ydata-labeled-time-series-anomalies-v1_0"
-    write(
-        d / "A1Benchmark" / "real_1.csv",
-        "timestamp,value,is_anomaly\n" + "".join(f"{i},{10 + i},{int(i == 4)}\n" for i in range(6)),
-    )
-    write(
-        d / "A3Benchmark" / "A3Benchmark-TS1.csv",
-        "timestamps,value,anomaly,changepoint,trend\n" + "".join(f"{i},{-i}.5,{int(i == 1)},0,0.1\n" for i in range(4)),
-    )
+    write(d / "A1Benchmark" / "real_1.csv", "timestamp,value,is_anomaly\n" + "".join(
+        f"{i},{10 + i},{int(i == 4)}\n" for i in range(6)))
+    write(d / "A3Benchmark" / "A3Benchmark-TS1.csv", "timestamps,value,anomaly,changepoint,trend\n" + "".join(
+        f"{i},{-i}.5,{int(i == 1)},0,0.1\n" for i in range(4)))
     write(d / "A3Benchmark" / "A3Benchmark_all.csv", "whatever\n")
     assert ds.list_series("Yahoo", tmp_path) == ["Yahoo/A1Benchmark/real_1", "Yahoo/A3Benchmark/A3Benchmark-TS1"]
     s = ds.load_series("Yahoo", "A1Benchmark/real_1", tmp_path)

@@ -119,5 +119,7 @@ def test_msl_c1_tiny(shared_data, tmp_path):
     paths = generate_for_series("rules", "MSL", "C-1", tmp_path, data_root=shared_data, window=100, n=20)
     with np.load(paths["anomalies"]) as z:
         assert z["patched"].shape == (20, 100, 55)
-    rows = compare_generators(["rules", "ncad"], "MSL", "C-1", data_root=shared_data, window=100, n=40, max_real=40)
+    rows = compare_generators(
+        ["rules", "ncad"], "MSL", "C-1", data_root=shared_data, window=100, n=40, max_real=40
+    )
     assert len(rows) == 3 and all(0 < r["arp"] <= 1 and r["n_real"] == 40 for r in rows)

@@ -88,10 +88,8 @@ def test_gamma_threshold_matches_the_calibration_and_its_false_positive_rate(cas
     fpr = det.predict(test).mean()
     p = det.p_values(test)
     fpr_001, fpr_01 = (p < 1e-3).mean(), (p < 1e-2).mean()
-    print(
-        f"\nthreshold {det.threshold_:.3f}; FPR on fresh normal data: gamma threshold {fpr:.4f}, "
-        f"p<0.001 {fpr_001:.4f}, p<0.01 {fpr_01:.4f}"
-    )
+    print(f"\nthreshold {det.threshold_:.3f}; FPR on fresh normal data: gamma threshold {fpr:.4f}, "
+          f"p<0.001 {fpr_001:.4f}, p<0.01 {fpr_01:.4f}")
     assert fpr <= 0.005 and fpr_001 <= 0.005
     assert 0.002 <= fpr_01 <= 0.03
 

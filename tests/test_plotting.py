@@ -44,17 +44,8 @@ def test_plot_with_many_channels_timestamps_and_log_score(tmp_path):
     weights = np.zeros(20)
     weights[[3, 17]] = [0.7, 0.3]
     stamps = pd.date_range("2024-01-01", periods=300, freq="min").astype(str)
-    path = plot_scores(
-        series,
-        {"knn": scores},
-        tmp_path / "p.png",
-        flagged=flagged,
-        threshold=2.0,
-        channel_names=[f"c{i}" for i in range(20)],
-        timestamps=stamps,
-        channel_weights=weights,
-        log_score=True,
-        intervals=[(10, 12, 3.0, ["c3"])],
-    )
+    path = plot_scores(series, {"knn": scores}, tmp_path / "p.png", flagged=flagged, threshold=2.0,
+                       channel_names=[f"c{i}" for i in range(20)], timestamps=stamps, channel_weights=weights,
+                       log_score=True, intervals=[(10, 12, 3.0, ["c3"])])
     assert path.stat().st_size > 10_000
     plot_scores(series[:, :2], {"a": scores - 1, "b": scores}, tmp_path / "q.png", log_score=True)  # symlog

@@ -135,10 +135,7 @@ def test_one_class_with_three_names_tells_them_apart():
     carla = make_detector("carla")
     assert type(carla) is type(make_detector("genias_carla")) is type(make_detector("flow_carla"))
     assert [clone(make_detector(n)).registry_name for n in ("carla", "genias_carla", "flow_carla")] == [
-        "carla",
-        "genias_carla",
-        "flow_carla",
-    ]
+        "carla", "genias_carla", "flow_carla"]
     # the name follows what runs, however the object was made
     assert type(carla)(generator="genias").registry_name == "genias_carla"
     assert clone(carla).set_params(generator="flow").registry_name == "flow_carla"

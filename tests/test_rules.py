@@ -132,7 +132,7 @@ def test_shapelet_flattens_to_the_first_value_plus_small_noise():
     for w, p, m in zip(W[out.source], out.patched, out.mask, strict=True):
         scale = channel_scale(w)
         for c in np.flatnonzero(m.any(axis=0)):
-            ((s, e),) = runs(m[:, c])
+            (s, e), = runs(m[:, c])
             extra = p[s:e, c] - w[s, c]
             assert (extra >= 0).all() and (extra <= 0.1 * scale[c]).all()
             assert int(np.ceil(0.1 * T)) - 1 <= e - s <= int(0.9 * T)
@@ -155,7 +155,7 @@ def test_cutaddpaste_pastes_a_linear_trended_piece_of_a_batch_window():
     out = make_generator("cutaddpaste").generate(W, n_per_window=20, random_state=7)
     for p, m in zip(out.patched, out.mask, strict=True):
         for c in np.flatnonzero(m.any(axis=0)):
-            ((s, e),) = runs(m[:, c])
+            (s, e), = runs(m[:, c])
             assert e - s >= 2 or e == T or s == 0
             if e - s >= 3:
                 np.testing.assert_allclose(np.diff(p[s:e, c], 2), 0.0, atol=1e-9)
@@ -178,7 +178,7 @@ def test_ncad_coe_swaps_a_suffix_from_another_window():
         values = np.unique(p[rows, cols])
         assert len(values) == 1 and values[0] != src and values[0] in range(6)  # one donor window
         for c in np.unique(cols):
-            ((s, e),) = runs(m[:, c])
+            (s, e), = runs(m[:, c])
             assert e == T and T - s >= int(round(0.1 * T))
 
 

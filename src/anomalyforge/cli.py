@@ -1,17 +1,17 @@
 """Command line: thin wrappers that parse arguments and call the library.
 
-anomalyforge detectors | generators
-anomalyforge detect SERIES.csv [--train TRAIN.csv] [--detector NAME] [--param k=v ...] --out DIR [--json]
-anomalyforge fit TRAIN.csv [--detector NAME] [--param k=v ...] [--fill ffill] --out MODEL.safetensors
-anomalyforge sign MODEL.safetensors [--model-key-file F]
-anomalyforge serve --models DIR [--host 127.0.0.1] [--port 8000] [--token-file F] [--state DIR]
-anomalyforge score MODEL.safetensors SERIES.csv --out DIR [--json]
-anomalyforge stream MODEL.safetensors [FILE|-] [--follow --idle-timeout S]
-anomalyforge datasets [--root DIR] [--json]
-anomalyforge generate --generator NAME --dataset MSL --series C-1 --out DIR
-anomalyforge generate --compare genias,rules --dataset MSL --series C-1
-anomalyforge bench --suite quick --detectors iforest,pca --data-root DIR --out DIR [--workers N] [--param D.K=V]
-anomalyforge report DIR [--from DIR1 DIR2 ...]
+    anomalyforge detectors | generators
+    anomalyforge detect SERIES.csv [--train TRAIN.csv] [--detector NAME] [--param k=v ...] --out DIR [--json]
+    anomalyforge fit TRAIN.csv [--detector NAME] [--param k=v ...] [--fill ffill] --out MODEL.safetensors
+    anomalyforge sign MODEL.safetensors [--model-key-file F]
+    anomalyforge serve --models DIR [--host 127.0.0.1] [--port 8000] [--token-file F] [--state DIR]
+    anomalyforge score MODEL.safetensors SERIES.csv --out DIR [--json]
+    anomalyforge stream MODEL.safetensors [FILE|-] [--follow --idle-timeout S]
+    anomalyforge datasets [--root DIR] [--json]
+    anomalyforge generate --generator NAME --dataset MSL --series C-1 --out DIR
+    anomalyforge generate --compare genias,rules --dataset MSL --series C-1
+    anomalyforge bench --suite quick --detectors iforest,pca --data-root DIR --out DIR [--workers N] [--param D.K=V]
+    anomalyforge report DIR [--from DIR1 DIR2 ...]
 """
 
 from __future__ import annotations
@@ -30,10 +30,8 @@ __all__ = ["main"]
 _CLI_TERMS = [
     (re.compile(r"pass fill='ffill'"), "pass --fill ffill"),
     (re.compile(r"fill='ffill'"), "--fill ffill"),
-    (
-        re.compile(r"if it is not a channel, pass channels=\[\.\.\.\] or timestamp_column=\.\.\."),
-        "if it is not a channel, name its header timestamp (or time, date) or label, or remove the column",
-    ),
+    (re.compile(r"if it is not a channel, pass channels=\[\.\.\.\] or timestamp_column=\.\.\."),
+     "if it is not a channel, name its header timestamp (or time, date) or label, or remove the column"),
 ]
 
 
@@ -133,10 +131,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                        fill=args.fill, key=key)  # fmt: skip
     print(f"detector      {args.detector} (fitted on {args.train}, {result.n_rows} rows, {result.fit_seconds:.2f} s)")
     print(f"channels      {', '.join(result.schema.channels)}")
-    source = getattr(result.model, "threshold_source_", "in-sample")
-    share = {"held-out": f"the last {result.model.calibration_share:.0%} of training, held out",
-             "held-out (own)": "a held-out training stretch"}.get(source, source)  # fmt: skip
-    print(f"threshold     {result.model.threshold_:.6g} (calibrated on {share})")
+    print(f"threshold     {result.model.threshold_:.6g} (from {result.model.threshold_source_} scores)")
     print(f"model         {result.model_path}{' (signed)' if key else ''}")
     return 0
 
@@ -182,11 +177,8 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
 
     rows = describe_datasets(args.root)
     if args.json:
-        print(
-            json.dumps(
-                [{"dataset": name, "series": count, "folder": str(folder)} for name, count, folder in rows], indent=1
-            )
-        )
+        print(json.dumps([{"dataset": name, "series": count, "folder": str(folder)} for name, count, folder in rows],
+                         indent=1))
     if not rows:
         print("no datasets found", file=sys.stderr)
         return 1
@@ -245,10 +237,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     )
     print(summary.table)
     print(f"\nreport: {summary.report_md}  {summary.report_html}")
-    print(
-        f"results: {summary.database}  ({summary.n_done} done, {summary.n_failed} failed, "
-        f"{summary.n_skipped} already there, {summary.seconds:.0f} s)"
-    )
+    print(f"results: {summary.database}  ({summary.n_done} done, {summary.n_failed} failed, "
+          f"{summary.n_skipped} already there, {summary.seconds:.0f} s)")
     if summary.n_failed and not summary.n_done and not summary.n_skipped:
         from anomalyforge.bench import ResultStore
 
@@ -266,19 +256,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     _out_folder(args.out, "report DIR")
     if not args.sources and not (Path(args.out) / "results.sqlite").is_file():
-        print(
-            f"anomalyforge report: error: no results in {args.out} (no results.sqlite); run "
-            f"`anomalyforge bench --out {args.out}` first, or merge runs in with --from DIR ...",
-            file=sys.stderr,
-        )
+        print(f"anomalyforge report: error: no results in {args.out} (no results.sqlite); run "
+              f"`anomalyforge bench --out {args.out}` first, or merge runs in with --from DIR ...", file=sys.stderr)
         return 1
     report, copied = merge_results(args.out, args.sources or [], data_root=args.data_root, title=args.title)
     if not len(ResultStore(Path(args.out) / "results.sqlite").frame()):
-        print(
-            f"anomalyforge report: error: no results in {args.out}: its results store holds no rows"
-            + (" and the --from folders added none" if args.sources else ""),
-            file=sys.stderr,
-        )
+        print(f"anomalyforge report: error: no results in {args.out}: its results store holds no rows"
+              + (" and the --from folders added none" if args.sources else ""), file=sys.stderr)
         return 1
     print(report.table)
     print(f"\nreport: {report.markdown}  {report.html}  ({copied} rows merged in)")
@@ -297,20 +281,14 @@ def _add_detector_option(p: argparse.ArgumentParser) -> None:
 
 
 def _add_alert_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--max-gap",
-        type=int,
-        default=0,
-        metavar="N",
-        help="flagged steps at most N unflagged steps apart form one alert (default 0)",
-    )
+    p.add_argument("--max-gap", type=int, default=0, metavar="N",
+                   help="flagged steps at most N unflagged steps apart form one alert (default 0)")
     p.add_argument("--min-length", type=int, default=1, metavar="N", help="drop alerts shorter than N steps")
 
 
 def _add_key_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--model-key-file", metavar="F", help="file holding the model signing key (default: $ANOMALYFORGE_MODEL_KEY)"
-    )
+    p.add_argument("--model-key-file", metavar="F",
+                   help="file holding the model signing key (default: $ANOMALYFORGE_MODEL_KEY)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -343,11 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", metavar="K=V", help="detector parameter, repeatable")
     p.add_argument("--fill", choices=["none", "ffill"], default="none", help="missing cells: refuse or fill")
     p.add_argument("--out", required=True, help="model file to write (.safetensors)")
-    p.add_argument(
-        "--sign",
-        action="store_true",
-        help="sign the model (HMAC-SHA256; key from $ANOMALYFORGE_MODEL_KEY or --model-key-file)",
-    )
+    p.add_argument("--sign", action="store_true",
+                   help="sign the model (HMAC-SHA256; key from $ANOMALYFORGE_MODEL_KEY or --model-key-file)")
     _add_key_option(p)
     p.set_defaults(func=_cmd_fit)
 
@@ -362,18 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--token-file", help="file holding the bearer token (default: $ANOMALYFORGE_TOKEN)")
     _add_key_option(p)
-    p.add_argument(
-        "--state",
-        default="anomalyforge-state",
-        help="folder of the stream state database (SQLite, WAL); default ./anomalyforge-state",
-    )
+    p.add_argument("--state", default="anomalyforge-state",
+                   help="folder of the stream state database (SQLite, WAL); default ./anomalyforge-state")
     p.add_argument("--max-body-mb", type=float, default=8.0, help="largest request body accepted (default 8 MB)")
     p.add_argument("--max-streams", type=int, default=256, help="open streams at most (default 256)")
-    p.add_argument(
-        "--public-docs",
-        action="store_true",
-        help="serve /docs and /openapi.json without the token (they show the API, no data)",
-    )
+    p.add_argument("--public-docs", action="store_true",
+                   help="serve /docs and /openapi.json without the token (they show the API, no data)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=_cmd_serve)
 
@@ -391,12 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="model file written by `anomalyforge fit`")
     p.add_argument("source", nargs="?", default="-", help="CSV file (with its header line), or - for stdin")
     p.add_argument("--follow", action="store_true", help="keep reading the file as it grows, like tail -f")
-    p.add_argument(
-        "--idle-timeout",
-        type=float,
-        metavar="S",
-        help="stop after S seconds without new rows (default: never while following or on stdin)",
-    )
+    p.add_argument("--idle-timeout", type=float, metavar="S",
+                   help="stop after S seconds without new rows (default: never while following or on stdin)")
     p.add_argument("--poll", type=float, default=0.1, metavar="S", help="seconds between checks with --follow")
     p.add_argument("--fill", choices=["none", "ffill"], help="empty cells (default: the option used at fit)")
     _add_alert_options(p)
@@ -425,12 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--scheduler", help="dask scheduler address tcp://HOST:PORT (default: local joblib)")
     p.add_argument("--seeds", default="0")
-    p.add_argument(
-        "--param",
-        action="append",
-        metavar="DETECTOR.K=V",
-        help="a detector's parameter, e.g. copula.time_budget=60; repeatable",
-    )
+    p.add_argument("--param", action="append", metavar="DETECTOR.K=V",
+                   help="a detector's parameter, e.g. copula.time_budget=60; repeatable")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_bench)
 
@@ -447,17 +408,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (
-        ValueError,
-        FileNotFoundError,
-        KeyError,
-        TypeError,
-        NotImplementedError,
-        NotADirectoryError,
-        FileExistsError,
-        PermissionError,
-        IsADirectoryError,
-    ) as exc:
+    except (ValueError, FileNotFoundError, KeyError, TypeError, NotImplementedError, NotADirectoryError,
+            FileExistsError, PermissionError, IsADirectoryError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         if isinstance(exc, OSError) and exc.filename is not None:
             message = f"{exc.strerror}: {exc.filename}"

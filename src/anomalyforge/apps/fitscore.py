@@ -183,7 +183,9 @@ def save_fitted(result: FitResult, out: str | Path, *, key: bytes | None = None)
     return result.model.save(out, metadata=metadata, key=key)
 
 
-def load_fitted(model_path: str | Path, *, key: bytes | None = None) -> tuple[BaseDetector, DataSchema, dict[str, Any]]:
+def load_fitted(
+    model_path: str | Path, *, key: bytes | None = None
+) -> tuple[BaseDetector, DataSchema, dict[str, Any]]:
     """Read a model saved by ``fit`` (or ``detect --save-model``): the detector, its schema, the metadata.
 
     Args:
@@ -226,7 +228,7 @@ def read_scored_file(path: str | Path, schema: DataSchema, fill: str | None = No
 
 def peak_p_values(model: BaseDetector, scores: np.ndarray) -> np.ndarray | None:
     """Calibrated p-values of scores against the model's held-out training scores (in-sample ones when the
-    training series was too short to hold a tail out; None if it kept none)."""
+    training series was too short to hold any out; None if it kept none)."""
     reference = model.threshold_reference() if hasattr(model, "train_scores_") else None
     if reference is None or len(reference) == 0:
         return None

@@ -74,15 +74,8 @@ def _accepts(hint: Any, value: Any) -> bool | None:
     return None
 
 
-def check_params(
-    registry: Registry,
-    name: str,
-    params: Mapping[str, Any],
-    *,
-    texts: Mapping[str, str] | None = None,
-    flag: str = "--param",
-    prefix: str = "",
-) -> dict[str, Any]:
+def check_params(registry: Registry, name: str, params: Mapping[str, Any], *, texts: Mapping[str, str] | None = None,
+                 flag: str = "--param", prefix: str = "") -> dict[str, Any]:
     """Check parsed parameters against the constructor of the class registered as ``name``.
 
     Args:
@@ -110,9 +103,8 @@ def check_params(
     for key, value in params.items():
         typed = f"{flag} {prefix}{key}={texts[key] if texts and key in texts else json.dumps(value, default=repr)}"
         if key not in valid:
-            raise ValueError(
-                f"{typed}: {registry.kind} {name!r} has no parameter {key!r}; valid parameters: {', '.join(valid)}"
-            )
+            raise ValueError(f"{typed}: {registry.kind} {name!r} has no parameter {key!r}; "
+                             f"valid parameters: {', '.join(valid)}")
         hint = hints.get(key, Any)
         if _accepts(hint, value) is False:
             text = texts.get(key) if texts else None
@@ -168,8 +160,7 @@ def bench_params(pairs: Sequence[str] | None, detectors: Sequence[str], flag: st
             raise ValueError(f"{flag} {pair}: {name!r} is not among --detectors {', '.join(detectors)}")
         texts.setdefault(name, {})[param] = text
     return {
-        name: check_params(
-            DETECTORS, name, {k: _value(v) for k, v in values.items()}, texts=values, flag=flag, prefix=f"{name}."
-        )
+        name: check_params(DETECTORS, name, {k: _value(v) for k, v in values.items()}, texts=values, flag=flag,
+                           prefix=f"{name}.")
         for name, values in texts.items()
     }

@@ -49,10 +49,8 @@ def interval_rows(intervals: Sequence[Any]) -> list[dict[str, Any]]:
             values = dict(zip(("start", "end", "peak", "top_channels"), item, strict=False))
             get = values.get
         else:
-
             def get(key: str, default: Any = None, item: Any = item) -> Any:
                 return getattr(item, key, default)
-
         top = get("top_channels", None) or get("top_channel_names", None) or []
         peak = get("peak", None)
         peak = get("peak_score", None) if peak is None else peak
@@ -176,7 +174,7 @@ def plot_scores(
         ax.set_ylabel(names[c], rotation=0, ha="right", va="center", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.locator_params(axis="y", nbins=2)
-    for ax, (name, s) in zip(axes[len(shown) :], scores.items(), strict=True):
+    for ax, (name, s) in zip(axes[len(shown):], scores.items(), strict=True):
         s = np.asarray(s, dtype=np.float64)
         ax.plot(x, s[::step], lw=0.7, color="black")
         ax.set_ylabel(f"score\n{name}", rotation=0, ha="right", va="center", fontsize=8)

@@ -217,7 +217,7 @@ class BodyLimit:
 async def _read_rows(request: Request, schema: Any, body_model: type[RowsBody]) -> tuple[Any, ...]:
     body = await request.body()
     if not body.strip():
-        raise ApiError(422, 'the request body is empty: send JSON {"rows": [[...], ...]} or a CSV with a header')
+        raise ApiError(422, "the request body is empty: send JSON {\"rows\": [[...], ...]} or a CSV with a header")
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "text/csv":
         X, stamps, notices = parse_rows(body, "text/csv", schema)

@@ -1,8 +1,8 @@
 """Benchmark harness: suites of benchmark series, jobs run with joblib or Dask, SQLite results, reports.
 
-from anomalyforge.bench import run_benchmark
-summary = run_benchmark("quick", ["iforest", "pca"], out_dir="runs/quick", workers=2)
-print(summary.table)
+    from anomalyforge.bench import run_benchmark
+    summary = run_benchmark("quick", ["iforest", "pca"], out_dir="runs/quick", workers=2)
+    print(summary.table)
 """
 
 from __future__ import annotations
@@ -20,14 +20,7 @@ from anomalyforge.bench.store import ResultStore
 from anomalyforge.bench.suites import resolve_suite
 
 __all__ = [
-    "BenchSummary",
-    "run_benchmark",
-    "merge_results",
-    "Job",
-    "make_jobs",
-    "run_job",
-    "ResultStore",
-    "resolve_suite",
+    "BenchSummary", "run_benchmark", "merge_results", "Job", "make_jobs", "run_job", "ResultStore", "resolve_suite",
 ]
 
 

@@ -153,11 +153,8 @@ def cd_caveat(frame: pd.DataFrame, drawn: bool, metric: str = "vus_pr") -> str |
     wide = _cd_matrix(frame, metric)
     n_series, n_detectors = wide.shape
     all_series = frame.series.nunique()
-    dropped = (
-        f" ({all_series - n_series} of {all_series} series left out: a detector failed there)"
-        if (n_series < all_series)
-        else ""
-    )
+    dropped = f" ({all_series - n_series} of {all_series} series left out: a detector failed there)" if (
+        n_series < all_series) else ""
     if not drawn:
         return (
             f"No critical-difference diagram: the Friedman / Nemenyi test needs at least {CD_MIN_DETECTORS} "
@@ -189,7 +186,9 @@ def dataset_plots(frame: pd.DataFrame, scores_dir: Path, out: Path, data_root: s
         data = load_series(dataset, series, data_root)
         scores = {f.stem: np.load(f) for f in files if len(np.load(f, mmap_mode="r")) == len(data.test)}
         if scores:
-            paths.append(plot_scores(data.test, scores, out / f"plot_{dataset}.png", labels=data.labels, title=series))
+            paths.append(
+                plot_scores(data.test, scores, out / f"plot_{dataset}.png", labels=data.labels, title=series)
+            )
     return paths
 
 
@@ -274,13 +273,10 @@ def build_report(out_dir: str | Path, data_root: str | None = None, title: str =
         page.table(list(trained.columns), [[_fmt(v, c) for c, v in row.items()] for _, row in trained.iterrows()])
         page.heading("Detector parameters")
         page.text("Every parameter each job ran with (random_state is the job's seed, left out).")
-        page.items(
-            [
-                f"{r.detector} ({r.jobs} jobs): {r.params}"
-                + ("" if r.full else " (given parameters only: older store)")
-                for r in parameter_sets(frame).itertuples()
-            ]
-        )
+        page.items([
+            f"{r.detector} ({r.jobs} jobs): {r.params}" + ("" if r.full else " (given parameters only: older store)")
+            for r in parameter_sets(frame).itertuples()
+        ])
         page.heading("Versions and commits")
         prov = provenance_table(frame)
         page.table(list(prov.columns), [[_fmt(v, c) for c, v in row.items()] for _, row in prov.iterrows()])

@@ -203,14 +203,13 @@ def run_job(job: Job, data_root: str | None) -> tuple[dict[str, Any], np.ndarray
                 t3 = time.perf_counter()
             row.update(fit_seconds=t1 - t0, score_seconds=t3 - t2, peak_mb=mem.peak_mb)
             # does the threshold hold? the share of test steps flagged beside the share truly anomalous
+            flags, normal = scores > detector.threshold_, data.labels == 0
             row.update(
                 threshold=float(detector.threshold_),
-                threshold_source=str(getattr(detector, "threshold_source_", "in-sample")),
-                flag_rate=float(np.mean(scores > detector.threshold_)),
-                anomaly_rate=float(np.mean(data.labels)) if data.labels is not None else None,
-                normal_flag_rate=float(np.mean(scores[data.labels == 0] > detector.threshold_))
-                if data.labels is not None and (data.labels == 0).any()
-                else None,
+                threshold_source=detector.threshold_source_,
+                flag_rate=float(flags.mean()),
+                anomaly_rate=float(np.mean(data.labels)),
+                normal_flag_rate=float(flags[normal].mean()) if normal.any() else None,
                 contamination=float(getattr(detector, "contamination", np.nan)),
             )
             if data.labels.any():

@@ -35,13 +35,15 @@ ADDED_COLUMNS = {
     "run_params": "TEXT",  # every parameter the detector ran with (get_params), JSON
     "version": "TEXT",  # anomalyforge.__version__
     "threshold": "REAL",  # the fitted threshold_
-    "threshold_source": "TEXT",  # "held-out", "held-out (own)" or "in-sample (...)": what set it
+    "threshold_source": "TEXT",  # BaseDetector.threshold_source_: "held-out (...)" or "in-sample (...)"
     "flag_rate": "REAL",  # share of test steps scoring above the threshold
     "anomaly_rate": "REAL",  # share of test steps labelled anomalous
     "normal_flag_rate": "REAL",  # share of the test's normal (label 0) steps flagged: the false-alarm rate
     "contamination": "REAL",  # the detector's contamination parameter (NaN without one)
     "git_commit": "TEXT",  # git revision of the source tree that ran ("-dirty", or "unknown")
 }
+#: the added columns that ``bench.runner.run_job`` fills from the fitted threshold (``bench_flag_rates.py``)
+THRESHOLD_COLUMNS = ("threshold", "threshold_source", "flag_rate", "anomaly_rate", "normal_flag_rate", "contamination")
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS results (
@@ -123,17 +125,7 @@ class ResultStore:
             "budget_cut": None if row.get("budget_cut") is None else int(bool(row["budget_cut"])),
             "run_params": _json_or_none(row.get("run_params")),
             "version": row.get("version"),
-            **{
-                k: row.get(k)
-                for k in (
-                    "threshold",
-                    "threshold_source",
-                    "flag_rate",
-                    "anomaly_rate",
-                    "normal_flag_rate",
-                    "contamination",
-                )
-            },
+            **{k: row.get(k) for k in THRESHOLD_COLUMNS},
             "git_commit": row.get("git_commit"),
         }
         columns = ", ".join(record)

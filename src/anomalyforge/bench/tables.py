@@ -72,11 +72,8 @@ def summary_tables(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.Data
     for dataset, rows in scored.groupby("dataset"):
         by = rows.groupby("detector")
         table = pd.DataFrame(
-            {
-                "jobs": by.status.count(),
-                "failed": by.status.agg(lambda s: int((s != "ok").sum())),
-                "budget": by.budget.sum().astype(int),
-            }
+            {"jobs": by.status.count(), "failed": by.status.agg(lambda s: int((s != "ok").sum())),
+             "budget": by.budget.sum().astype(int)}
         )
         table = table.join(by[list(RANKED)].mean())
         table["seconds"] = seconds.get(dataset, pd.Series(dtype=float)).reindex(table.index)
@@ -125,12 +122,8 @@ def spread_table(frame: pd.DataFrame, metric: str = "vus_pr") -> pd.DataFrame:
     scored = scored_rows(frame)
     per_series = scored.groupby(["detector", "series"])[metric].mean().groupby("detector")
     table = pd.DataFrame(
-        {
-            "series": per_series.count(),
-            "mean": per_series.mean(),
-            "std": per_series.std(),
-            "IQR": per_series.quantile(0.75) - per_series.quantile(0.25),
-        }
+        {"series": per_series.count(), "mean": per_series.mean(), "std": per_series.std(),
+         "IQR": per_series.quantile(0.75) - per_series.quantile(0.25)}
     )
     if scored.seed.nunique() > 1:
         seeds = scored.groupby(["detector", "series"])

@@ -221,12 +221,12 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
             delattr(self, attr)  # refitting starts clean
         mode = self._calibration_plan(X.shape[0])
-        n_head = X.shape[0] - self._calibration_tail(X.shape[0])
         held: np.ndarray | None = None
         if mode == "refit":
             held = self._cross_fitted_scores(X, y)
             self._fit(X, y)
         elif mode == "head":
+            n_head = X.shape[0] - self._calibration_tail(X.shape[0])
             self._fit(X[:n_head], None if y is None else y[:n_head])
             held = self._checked_scores(self._score(X[n_head:]), X.shape[0] - n_head)
         else:
@@ -237,7 +237,10 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
         if held is not None:
             self.calibration_scores_ = held
         if hasattr(self, "calibration_scores_"):
-            self.threshold_source_ = "held-out" if mode != "own" else "held-out (own)"
+            self.threshold_source_ = {
+                "refit": f"held-out (out-of-fold, {self.calibration_folds} blocks of training)",
+                "head": f"held-out (the last {self.calibration_share:.0%} of training)",
+            }.get(mode, "held-out (its own training stretch)")
         else:
             self.threshold_source_ = "in-sample" if mode == "in-sample" else "in-sample (training series too short)"
         rule = make_threshold(self.threshold, self.contamination)
@@ -282,8 +285,9 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
         return mode
 
     def threshold_reference(self) -> np.ndarray:
-        """The scores thresholds and p-values are calibrated on: the held-out training tail's scores
-        (``calibration_scores_``) when ``fit`` could hold one out, else the in-sample ``train_scores_``."""
+        """The scores thresholds and p-values are calibrated on: the held-out training scores
+        (``calibration_scores_``, out-of-fold or of the held-out tail) when ``fit`` could hold any out, else the
+        in-sample ``train_scores_``."""
         check_is_fitted(self)
         ref = getattr(self, "calibration_scores_", None)
         return np.asarray(self.train_scores_ if ref is None else ref, dtype=np.float64)

@@ -5,9 +5,9 @@ intervals separated by at most ``max_gap`` unflagged steps are one (``max_gap=0`
 merge). An interval shorter than ``min_length`` steps (end - start + 1, gaps inside included) is dropped.
 Its peak is the highest score inside it (the first such step on ties).
 
-The p-value of a peak is calibrated on reference scores, normally the detector's scores of the training
-tail it held out (``threshold_reference()``: ``calibration_scores_``, saved with the model; the in-sample
-``train_scores_`` when the training series was too short to hold a tail out):
+The p-value of a peak is calibrated on reference scores, normally the detector's held-out training
+scores (``threshold_reference()``: ``calibration_scores_``, out-of-fold or of the held-out tail, saved with
+the model; the in-sample ``train_scores_`` when the training series was too short to hold any out):
 ``(1 + #{reference >= peak}) / (1 + n_reference)``, the conformal p-value, which is never 0 (a peak above
 every reference score of n gets ``1 / (n + 1)``). Held-out scores are what a model gives unseen normal data,
 so these p-values are valid when test data is like training data.

@@ -323,7 +323,9 @@ def sign_model(path: str | Path, key: bytes) -> str:
 
 
 # ------------------------------------------------------------------------------------------- public
-def save_model(obj: Any, path: str | Path, *, metadata: dict[str, Any] | None = None, key: bytes | None = None) -> Path:
+def save_model(
+    obj: Any, path: str | Path, *, metadata: dict[str, Any] | None = None, key: bytes | None = None
+) -> Path:
     """Write a fitted or unfitted detector/generator to ``path`` (``.safetensors`` appended if missing).
 
     Args:

@@ -297,7 +297,9 @@ def windows_to_steps(
     return out
 
 
-def score_series(score_windows: Callable[[np.ndarray], np.ndarray], Z: np.ndarray, spec: WindowSpec) -> np.ndarray:
+def score_series(
+    score_windows: Callable[[np.ndarray], np.ndarray], Z: np.ndarray, spec: WindowSpec
+) -> np.ndarray:
     """Score every step of a standardised series with a model that scores batches of windows.
 
     Args:

@@ -97,7 +97,9 @@ def _line_counts(text: str, path: Path, skip: int, sep: str) -> tuple[np.ndarray
     return counts, None
 
 
-def check_field_counts(text: str, path: Path, n_fields: int | None, *, header: bool, sep: str = ",") -> tuple[int, int]:
+def check_field_counts(
+    text: str, path: Path, n_fields: int | None, *, header: bool, sep: str = ","
+) -> tuple[int, int]:
     """Check that every line has the same number of ``sep``-separated fields.
 
     Args:

@@ -91,12 +91,16 @@ class SeriesData:
                 )
         labels = np.asarray(self.labels).reshape(-1)
         if labels.shape[0] != self.test.shape[0]:
-            raise ValueError(f"{self.name}: {labels.shape[0]} labels for a test part of {self.test.shape[0]} steps")
+            raise ValueError(
+                f"{self.name}: {labels.shape[0]} labels for a test part of {self.test.shape[0]} steps"
+            )
         if labels.size and not np.isin(labels, (0, 1)).all():
             raise ValueError(f"{self.name}: labels must be 0 or 1, found {np.unique(labels)[:5]}")
         self.labels = labels.astype(np.int8)
         if len(self.channels) != self.test.shape[1]:
-            raise ValueError(f"{self.name}: {len(self.channels)} channel names for {self.test.shape[1]} channels")
+            raise ValueError(
+                f"{self.name}: {len(self.channels)} channel names for {self.test.shape[1]} channels"
+            )
         self.channels = [str(c) for c in self.channels]
 
     @property

@@ -66,7 +66,8 @@ class GECCOLoader(DatasetLoader):
         if "EVENT" not in columns:
             raise ValueError(f"{path}: no EVENT column (columns: {', '.join(columns)})")
         sensors = [
-            c for c in frame.columns if str(c).strip().lower() not in _NOT_SENSORS and not str(c).startswith("Unnamed")
+            c for c in frame.columns
+            if str(c).strip().lower() not in _NOT_SENSORS and not str(c).startswith("Unnamed")
         ]
         if not sensors:
             raise ValueError(f"{path}: no sensor columns besides EVENT/Time")

@@ -199,7 +199,9 @@ def load_generic(
     where = "row" if is_parquet else "line"
     first = 0 if is_parquet else (1 if notice else 2)  # file line (or Parquet row) of the first data row
     try:
-        values = numeric_columns(frame, channel_cols, path, header=True, allow_nan=True, first_row=first, unit=where)
+        values = numeric_columns(
+            frame, channel_cols, path, header=True, allow_nan=True, first_row=first, unit=where
+        )
     except ValueError as exc:
         raise ValueError(f"{exc}; if it is not a channel, pass channels=[...] or timestamp_column=...") from exc
     n_missing = int(np.isnan(values).sum())

@@ -87,7 +87,9 @@ class SMDLoader(DatasetLoader):
         label_frame = read_table(label_path, header=False, n_fields=1)
         labels = label_column(label_frame[0], label_path, first_line=1)
         if labels.shape[0] != test.shape[0]:
-            raise ValueError(f"{label_path}: {labels.shape[0]} labels but {test_path.name} has {test.shape[0]} rows")
+            raise ValueError(
+                f"{label_path}: {labels.shape[0]} labels but {test_path.name} has {test.shape[0]} rows"
+            )
         meta: dict[str, Any] = {
             "source": str(test_path),
             "split": "published train/test files",

@@ -52,7 +52,9 @@ def parse_ucr_name(name: str) -> UCRName:
         raise ValueError(f"{name!r} is not a UCR archive name NNN_UCR_Anomaly_<name>_<trainEnd>_<begin>_<end>")
     train_end, begin, end = (int(match[k]) for k in ("train_end", "begin", "end"))
     if not 1 <= train_end < begin <= end:
-        raise ValueError(f"{name!r}: expected 1 <= trainEnd < begin <= end, got {train_end}, {begin}, {end}")
+        raise ValueError(
+            f"{name!r}: expected 1 <= trainEnd < begin <= end, got {train_end}, {begin}, {end}"
+        )
     return UCRName(int(match["id"]), match["title"], train_end, begin - 1, end)
 
 

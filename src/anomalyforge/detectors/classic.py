@@ -207,9 +207,8 @@ class WindowLOF(WindowSklearnDetector):
         self.threshold = threshold
 
     def _make_model(self) -> LocalOutlierFactor:
-        return LocalOutlierFactor(
-            n_neighbors=self.n_neighbors, novelty=True, contamination=self.contamination, algorithm="brute"
-        )  # see WindowKNN: trees count their queries in their state
+        return LocalOutlierFactor(n_neighbors=self.n_neighbors, novelty=True, contamination=self.contamination,
+                                  algorithm="brute")  # see WindowKNN: trees count their queries in their state
 
 
 @DETECTORS.register("elliptic", test_params=_SMALL)

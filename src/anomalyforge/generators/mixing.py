@@ -36,8 +36,7 @@ class CutAddPaste(_RuleGenerator):
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "min_cut": [Interval(float, 0.0, 1.0, "right")],
-        "trend_rate": [Interval(float, 0.0, None, "neither")],
+        "min_cut": [Interval(float, 0.0, 1.0, "right")], "trend_rate": [Interval(float, 0.0, None, "neither")]
     }
 
     def __init__(self, min_cut: float = 0.1, trend_rate: float = 0.01, min_scale: float = 0.1) -> None:

@@ -34,18 +34,8 @@ from anomalyforge.core.registry import GENERATORS
 from anomalyforge.core.validation import Interval
 
 __all__ = [
-    "CARLA_TYPES",
-    "channel_scale",
-    "apply_seasonal",
-    "apply_trend",
-    "apply_points",
-    "apply_shapelet",
-    "SeasonalAnomaly",
-    "TrendAnomaly",
-    "GlobalAnomaly",
-    "ContextualAnomaly",
-    "ShapeletAnomaly",
-    "CarlaRules",
+    "CARLA_TYPES", "channel_scale", "apply_seasonal", "apply_trend", "apply_points", "apply_shapelet",
+    "SeasonalAnomaly", "TrendAnomaly", "GlobalAnomaly", "ContextualAnomaly", "ShapeletAnomaly", "CarlaRules",
 ]
 
 CARLA_TYPES = ("seasonal", "trend", "global", "contextual", "shapelet")
@@ -83,12 +73,7 @@ def apply_trend(window: np.ndarray, start: int, channels: np.ndarray, offsets: n
 
 
 def apply_points(
-    window: np.ndarray,
-    start: int,
-    n_points: int,
-    channels: np.ndarray,
-    factor: float,
-    scale: np.ndarray,
+    window: np.ndarray, start: int, n_points: int, channels: np.ndarray, factor: float, scale: np.ndarray,
     signs: np.ndarray,
 ) -> None:
     """Push ``n_points`` steps from ``start`` away from the channel mean by ``factor`` x their deviation, in place.
@@ -210,10 +195,7 @@ class SeasonalAnomaly(_RuleGenerator):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {**_SEGMENT, "compression": [tuple, list]}
 
     def __init__(
-        self,
-        min_length: float = 0.1,
-        max_length: float = 0.9,
-        compression: tuple[int, int] = (2, 4),
+        self, min_length: float = 0.1, max_length: float = 0.9, compression: tuple[int, int] = (2, 4),
         min_scale: float = 0.1,
     ) -> None:
         self.min_length = min_length
@@ -236,17 +218,11 @@ class TrendAnomaly(_RuleGenerator):
     """CARLA trend anomaly: +-|N(mean, std)| channel scales added from a segment start to the window end."""
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        **_SEGMENT,
-        "mean": [Interval(float)],
-        "std": [Interval(float, 0.0, None)],
+        **_SEGMENT, "mean": [Interval(float)], "std": [Interval(float, 0.0, None)]
     }
 
     def __init__(
-        self,
-        min_length: float = 0.1,
-        max_length: float = 0.9,
-        mean: float = 1.0,
-        std: float = 0.5,
+        self, min_length: float = 0.1, max_length: float = 0.9, mean: float = 1.0, std: float = 0.5,
         min_scale: float = 0.1,
     ) -> None:
         self.min_length = min_length
@@ -264,8 +240,7 @@ class TrendAnomaly(_RuleGenerator):
 
 class _PointRule(_RuleGenerator):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "n_points": [Interval(int, 1, None)],
-        "factor": [Interval(float, 1.0, None, "neither")],
+        "n_points": [Interval(int, 1, None)], "factor": [Interval(float, 1.0, None, "neither")]
     }
 
     def __init__(self, n_points: int = 3, factor: float = 8.0, min_scale: float = 0.1) -> None:
@@ -295,8 +270,7 @@ class ShapeletAnomaly(_RuleGenerator):
     """CARLA shapelet anomaly: a segment flattened to its first value plus U(0, ``noise``) channel scales."""
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        **_SEGMENT,
-        "noise": [Interval(float, 0.0, None, "neither")],
+        **_SEGMENT, "noise": [Interval(float, 0.0, None, "neither")]
     }
 
     def __init__(

@@ -92,7 +92,8 @@ def check_labels_preds(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray
     preds = check_binary(y_pred, "y_pred")
     if preds.shape[0] != labels.shape[0]:
         raise ValueError(
-            f"y_true has {labels.shape[0]} time steps but y_pred has {preds.shape[0]}; they must be aligned one to one"
+            f"y_true has {labels.shape[0]} time steps but y_pred has {preds.shape[0]}; "
+            "they must be aligned one to one"
         )
     return labels, preds
 

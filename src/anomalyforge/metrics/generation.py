@@ -60,6 +60,7 @@ class _SVDDEncoder(nn.Module):
         return self.net(x.transpose(1, 2))
 
 
+
 def _normal_sample(embedding: Any, normal_windows: np.ndarray) -> tuple[np.ndarray, np.random.Generator]:
     """Validated normal windows (at most ``max_windows``, drawn with ``random_state``); sets the embedding's
     ``window_``, ``n_channels_in_`` and per-channel ``mean_`` / ``std_`` (near-constant channels get std 1)."""
@@ -81,7 +82,6 @@ def _to_unit_spread(embedding: Any, V: np.ndarray) -> None:
         rms = float(np.sqrt(((V - embedding.center_) ** 2).sum(axis=1).mean()))
         embedding.scale_ = rms if rms > 0 else 1.0
         embedding.center_ = embedding.center_ / embedding.scale_
-
 
 class DeepSVDDEmbedding:
     """A fixed Deep SVDD representation of windows, trained on normal windows (one-class objective).
@@ -183,7 +183,9 @@ def _represent(x: np.ndarray, embedding: DeepSVDDEmbedding | None, what: str) ->
     return arr
 
 
-def arp(real_anomalies: np.ndarray, generated: np.ndarray, embedding: DeepSVDDEmbedding | None = None) -> float:
+def arp(
+    real_anomalies: np.ndarray, generated: np.ndarray, embedding: DeepSVDDEmbedding | None = None
+) -> float:
     """Anomalous Representation Proximity (GenIAS Eq. 24), in (0, 1]; higher = more realistic.
 
     Args:
@@ -248,6 +250,7 @@ def edi(
     if normalize:
         return entropy / np.log(k) if k > 1 else 0.0
     return entropy
+
 
 
 def _window_features(Z: np.ndarray, n_segments: int, n_bands: int) -> np.ndarray:

@@ -95,3 +95,4 @@ def evaluate(
         pate=pate(labels, scores, early=window, delay=window, n_thresholds=n_thresholds),
     )
     return out
+

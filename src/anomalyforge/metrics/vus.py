@@ -79,7 +79,9 @@ def _neighbour_distances(
     return pos[near], dist[:, near]
 
 
-def vus(y_true: ArrayLike, y_score: ArrayLike, sliding_window: int = 100, n_thresholds: int = 250) -> VUS:
+def vus(
+    y_true: ArrayLike, y_score: ArrayLike, sliding_window: int = 100, n_thresholds: int = 250
+) -> VUS:
     """VUS-ROC and VUS-PR (TSB-AD 1.5 definition, see the module docstring).
 
     Args:

@@ -143,9 +143,8 @@ def make_candidate(candidate: Candidate, n_channels: int, max_train_windows: int
         chosen.update(window=candidate.window, score_stride=max(1, candidate.window // 10),
                       max_train_windows=max_train_windows)  # fmt: skip
     if candidate.detector == "iforest":  # 100 trees cost most of the selection; 50 on windows
-        chosen.update(n_estimators=25, max_features=0.8) if candidate.window == 1 and n_channels > 1 else chosen.update(
-            n_estimators=50
-        )
+        chosen.update(n_estimators=25, max_features=0.8) if candidate.window == 1 and n_channels > 1 else \
+            chosen.update(n_estimators=50)
     if "random_state" in params:
         chosen["random_state"] = random_state
     return DETECTORS.make(candidate.detector, **chosen)

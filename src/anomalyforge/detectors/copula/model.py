@@ -34,7 +34,9 @@ class ChannelEncoder(nn.Module):
     channel, so the latent of a channel only sees that channel (dependence is left to the copula).
     """
 
-    def __init__(self, window: int, patch_len: int, d_model: int, n_heads: int, n_layers: int, latent_dim: int) -> None:
+    def __init__(
+        self, window: int, patch_len: int, d_model: int, n_heads: int, n_layers: int, latent_dim: int
+    ) -> None:
         super().__init__()
         self.patch_len = patch_len
         self.n_patches = math.ceil(window / patch_len)
@@ -160,16 +162,11 @@ class Copula(nn.Module):
         q = _StudentTQuantile.apply(cdf, sf, nu)
         w = torch.linalg.solve_triangular(chol, q.T, upper=False).T
         joint = (
-            torch.lgamma((nu + D) / 2)
-            - torch.lgamma(nu / 2)
-            - D / 2 * torch.log(nu * math.pi)
-            - half_logdet
+            torch.lgamma((nu + D) / 2) - torch.lgamma(nu / 2) - D / 2 * torch.log(nu * math.pi) - half_logdet
             - (nu + D) / 2 * torch.log1p((w**2).sum(-1) / nu)
         )
         margins = (
-            torch.lgamma((nu + 1) / 2)
-            - torch.lgamma(nu / 2)
-            - 0.5 * torch.log(nu * math.pi)
+            torch.lgamma((nu + 1) / 2) - torch.lgamma(nu / 2) - 0.5 * torch.log(nu * math.pi)
             - (nu + 1) / 2 * torch.log1p(q**2 / nu)
         ).sum(-1)
         return joint - margins
