@@ -53,6 +53,8 @@ HELD_OUT = 0.15
 def flat_share(x: np.ndarray, run: int = 10, tol: float = 1e-3) -> float:
     """Share of values of (N, T, C) windows inside a run of >= ``run`` steps within ``tol`` of its first value."""
     n, t, c = x.shape
+    if c == 0:
+        return float("nan")  # no continuous channel (every channel binary or constant)
     if t < run:
         return 0.0
     flat = np.zeros(x.shape, dtype=bool)

@@ -291,7 +291,7 @@ def make_generator_instance(**params):
 
 def test_genias_carla_records_every_trained_part_and_repeats_exactly_without_budget():
     params = {**TINY, "time_budget": None, "generator_params": {"epochs": 2, "hidden_channels": 4,
-              "max_train_windows": 32, "latent_dim": 4}}  # fmt: skip
+              "max_train_windows": 32, "latent_channels": 2}}  # fmt: skip
     train = make_series(300, 2, seed=3)
     a = make_detector("genias_carla", **params).fit(train)
     b = make_detector("genias_carla", **params).fit(train)

@@ -177,7 +177,7 @@ def test_deterministic_mode_seeds_the_generator_and_sets_no_clock():
     det = CopulaDetector(generator="genias", time_budget=None, random_state=4)
     gen = det._generator(Budget(None))
     assert gen.time_budget is None and gen.random_state == 4
-    tiny_genias = make_generator("genias", epochs=2, hidden_channels=4, latent_dim=4, max_train_windows=32)
+    tiny_genias = make_generator("genias", epochs=2, hidden_channels=4, latent_channels=2, max_train_windows=32)
     assert tiny_genias.random_state is None and tiny_genias.time_budget == 120.0  # the generator's own defaults
     rng = np.random.default_rng(3)
     train = correlated(400, rng, channels=2)

@@ -8,6 +8,7 @@ import torch
 
 from anomalyforge.core.registry import make_generator
 from anomalyforge.generators.genias import GenIASGenerator
+from anomalyforge.generators.genias.generator import TEMPORAL_LAYERS
 from anomalyforge.generators.genias.model import (
     CausalConvBlock,
     ConvTransposeDecoder,
@@ -22,7 +23,8 @@ from anomalyforge.generators.genias.model import (
 
 from .conftest import make_series
 
-TINY = dict(window=32, latent_dim=8, hidden_channels=4, n_upsample=2, max_train_windows=64, random_state=0)
+TINY = dict(window=32, latent_channels=2, hidden_channels=4, max_train_windows=64, random_state=0)
+FLAT = dict(latent="flat", latent_dim=8, n_upsample=2)
 
 
 def tiny(**kw) -> GenIASGenerator:
@@ -169,11 +171,16 @@ def test_decoder_extrapolates_levels_linearly():
 
 # ---------------------------------------------------------------------------------------- training
 def test_defaults_resolve_by_channel_count():
-    uni = tiny(epochs=1).fit(make_series(200, 1))
-    multi = tiny(epochs=1, latent_dim=None).fit(make_series(200, 3))
+    uni = tiny(epochs=1, **FLAT).fit(make_series(200, 1))
+    multi = tiny(epochs=1, **{**FLAT, "latent_dim": None}).fit(make_series(200, 3))
     assert uni.latent_dim_ == 8 and uni.gamma_ == 0.0
     assert multi.latent_dim_ == 100 and multi.gamma_ == 0.01
-    assert tiny(latent_dim=None, epochs=1).fit(make_series(200, 1)).latent_dim_ == 50
+    assert multi.n_layers_ == receptive_field_layers(32)
+    assert tiny(epochs=1, **{**FLAT, "latent_dim": None}).fit(make_series(200, 1)).latent_dim_ == 50
+    # the temporal latent (the default): latent_channels numbers per pair of steps, TEMPORAL_LAYERS layers
+    temporal = tiny(epochs=1, window=33).fit(make_series(200, 3))
+    assert temporal.latent_dim_ == 2 * 17 and temporal.n_layers_ == TEMPORAL_LAYERS
+    assert temporal.model_.encoder(torch.zeros(1, 3, 33))[0].shape == (1, 34)
 
 
 def test_psi_positive_and_learned(trained):
@@ -181,7 +188,7 @@ def test_psi_positive_and_learned(trained):
     assert len(gen.psi_) == 1 and gen.psi_[0] > 0
     assert abs(gen.psi_[0] - gen.psi_init) > 1e-3, "psi must move during training"
     per_dim = tiny(psi_mode="per_dim", epochs=5, lr=1e-2).fit(make_series(300, 2))
-    assert len(per_dim.psi_) == 8 and min(per_dim.psi_) > 0
+    assert len(per_dim.psi_) == per_dim.latent_dim_ == 32 and min(per_dim.psi_) > 0
     net = per_dim.model_
     with torch.no_grad():
         net.psi_raw.fill_(-50.0)  # the free parameter can go anywhere; psi stays positive

@@ -152,6 +152,10 @@ class GenIASNet(nn.Module):
         n_upsample: stride-2 transposed convolutions in the decoder.
         psi_mode: ``"scalar"`` (one psi) or ``"per_dim"`` (one psi per latent dimension).
         psi_init: initial value of psi (> 0).
+        latent: ``"flat"`` (one L-vector per window, the paper's layout) or ``"temporal"``
+            (``genias.temporal``: ``latent_channels`` numbers per pair of steps, L = latent_channels *
+            ceil(T/2); ``latent_dim`` and ``n_upsample`` are then not used).
+        latent_channels: latent numbers per latent step of the temporal layout.
     """
 
     def __init__(
@@ -166,12 +170,22 @@ class GenIASNet(nn.Module):
         n_upsample: int,
         psi_mode: str,
         psi_init: float,
+        latent: str = "flat",
+        latent_channels: int = 8,
     ) -> None:
         super().__init__()
-        self.encoder = TCNEncoder(
-            n_channels, hidden, latent_dim, n_layers, kernel_size, dropout, math.ceil(window / 2**n_upsample)
-        )
-        self.decoder = ConvTransposeDecoder(n_channels, hidden, latent_dim, window, n_upsample)
+        if latent == "temporal":
+            from anomalyforge.generators.genias.temporal import TemporalDecoder, TemporalEncoder, temporal_length
+
+            latent_dim = latent_channels * temporal_length(window)
+            self.encoder = TemporalEncoder(n_channels, hidden, latent_channels, n_layers, kernel_size, dropout)
+            self.decoder = TemporalDecoder(n_channels, hidden, latent_channels, window)
+        else:
+            self.encoder = TCNEncoder(
+                n_channels, hidden, latent_dim, n_layers, kernel_size, dropout, math.ceil(window / 2**n_upsample)
+            )
+            self.decoder = ConvTransposeDecoder(n_channels, hidden, latent_dim, window, n_upsample)
+        self.latent_dim = latent_dim
         size = 1 if psi_mode == "scalar" else latent_dim
         raw = math.log(math.expm1(psi_init))  # inverse softplus
         self.psi_raw = nn.Parameter(torch.full((size,), raw))
