@@ -145,11 +145,10 @@ class GenIASGenerator(BaseGenerator):
     ``stride_``, ``n_train_windows_``, ``psi_`` (list), ``train_report_`` (epochs_run,
     seconds, stopped_by, ...), ``train_losses_`` (loss terms on the training windows after fitting).
 
-    Known limitation (bench/bench_genias_vae.py): on multichannel server and telemetry data the
-    reconstruction of held-out training windows stays near the MSE of each window's channel mean; there
-    even the best linear code of the same size (PCA on the training windows) and a short moving average do
-    little better: most of the within-window variance is step-to-step noise that a code of L numbers per
-    window cannot carry.
+    Reconstruction (bench/bench_genias_vae.py, held-out last 15 % of each training part, VAE MSE over the
+    MSE of each window's channel mean, default budget, 2026-12-02): the flat latent stayed at 0.9-1.2 on SMD
+    and MSL; the temporal latent reaches SMD 0.27 / 0.36, MSL 0.17 / 0.21, GECCO 0.12, UCR 0.01 / 0.003,
+    NAB 0.64 / 0.008 (machine_temperature's windows are nearly flat: the mean already leaves MSE 0.03).
     """
 
     tags: ClassVar[GeneratorTags] = GeneratorTags(
