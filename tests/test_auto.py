@@ -95,3 +95,21 @@ def test_detect_and_fit_default_to_the_measured_best_detector():
 
     assert build_parser().parse_args(["detect", "series.csv", "--out", "out"]).detector == "knn"
     assert build_parser().parse_args(["fit", "train.csv", "--out", "m.safetensors"]).detector == "knn"
+
+
+def test_members_are_the_models_the_calibration_was_measured_on():
+    """The calibration (p-values against held-out normal scores) describes the members that score: they are
+    fitted on the training part without the stretch, not refitted on everything (which moved score scales:
+    on MSL D-14 every step was flagged). refit=True is still available and fits on the whole series."""
+    from anomalyforge.detectors.auto.selection import Candidate, fit_model_only, make_candidate
+
+    X = make_series(1500, 2, seed=8)
+    auto = make_detector("auto", **SMALL, random_state=0).fit(X)
+    plan = holdout_plan(X, auto.holdout, auto.max_validation_steps, auto.max_window_features)
+    probe = make_series(300, 2, seed=9)
+    for member, label, window in zip(auto.members_, auto.member_labels_, auto.windows_, strict=True):
+        twin = make_candidate(Candidate(label.split("@")[0], window), 2, auto.max_train_windows, 0)
+        np.testing.assert_allclose(member._score(probe), fit_model_only(twin, plan.X_fit)._score(probe))
+    refit = make_detector("auto", **SMALL, refit=True, random_state=0).fit(X)
+    twin = make_candidate(Candidate(refit.member_labels_[0].split("@")[0], refit.windows_[0]), 2, 100, 0)
+    np.testing.assert_allclose(refit.members_[0]._score(probe), fit_model_only(twin, X)._score(probe))
