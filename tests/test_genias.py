@@ -27,8 +27,13 @@ TINY = dict(window=32, latent_channels=2, hidden_channels=4, max_train_windows=6
 FLAT = dict(latent="flat", latent_dim=8, n_upsample=2)
 
 
+# the paper's generation (decoded, whole-window perturbation, eps unscaled): most tests below check its rules;
+# the defaults (residual, one segment, scale up to 3) are checked in test_genias_temporal.py and test_common.py
+PAPER_GENERATION = dict(forge="decoded", perturb_span="window", perturb_scale=1.0)
+
+
 def tiny(**kw) -> GenIASGenerator:
-    return GenIASGenerator(**{**TINY, "epochs": 3, "time_budget": None, **kw})
+    return GenIASGenerator(**{**TINY, **PAPER_GENERATION, "epochs": 3, "time_budget": None, **kw})
 
 
 @pytest.fixture(scope="module")

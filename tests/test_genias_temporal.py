@@ -88,3 +88,23 @@ def test_temporal_vae_learns_where_the_flat_one_stays_at_the_mean():
     assert r_t < 0.5 * r_f, f"temporal {r_t:.3f} vs flat {r_f:.3f}"
     out = temporal.generate_from_series(held, n=20, random_state=0)
     assert out.patched.shape == (20, 32, 4) and out.mask.any(axis=(1, 2)).all()
+
+
+def test_segment_span_forges_local_deviations():
+    """perturb_span="segment" with residual forging: the forgery equals the source away from one run of steps
+    (up to the decoder's few-step reach around it) and differs inside it."""
+    rng = np.random.default_rng(0)
+    X = np.sin(np.arange(3000) / 5.0)[:, None] + 0.05 * rng.normal(size=(3000, 1))
+    gen = GenIASGenerator(window=64, epochs=3, time_budget=None, random_state=0, perturb_span="segment",
+                          forge="residual").fit(X)  # fmt: skip
+    out = gen.generate_from_series(X, n=30, random_state=1)
+    src = np.stack([X[s : s + 64] for s in out.source])
+    changed = np.abs(out.anomalies - src)[..., 0] > 1e-6  # (30, 64)
+    share = changed.mean(axis=1)
+    assert share.min() > 0.05 and share.max() < 1.0 and share.std() > 0.05
+    for row in changed:  # one contiguous run of changed steps
+        idx = np.flatnonzero(row)
+        assert idx[-1] - idx[0] + 1 == len(idx)
+    whole = GenIASGenerator(**{**gen.get_params(), "perturb_span": "window"}).fit(X)
+    src_w = whole.generate_from_series(X, n=30, random_state=1)
+    assert (np.abs(src_w.anomalies - src)[..., 0] > 1e-6).mean() > share.mean()
