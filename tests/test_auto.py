@@ -111,5 +111,6 @@ def test_members_are_the_models_the_calibration_was_measured_on():
         twin = make_candidate(Candidate(label.split("@")[0], window), 2, auto.max_train_windows, 0)
         np.testing.assert_allclose(member._score(probe), fit_model_only(twin, plan.X_fit)._score(probe))
     refit = make_detector("auto", **SMALL, refit=True, random_state=0).fit(X)
-    twin = make_candidate(Candidate(refit.member_labels_[0].split("@")[0], refit.windows_[0]), 2, 100, 0)
+    twin = make_candidate(Candidate(refit.member_labels_[0].split("@")[0], refit.windows_[0]), 2,
+                          refit.max_train_windows, 0)  # fmt: skip
     np.testing.assert_allclose(refit.members_[0]._score(probe), fit_model_only(twin, X)._score(probe))

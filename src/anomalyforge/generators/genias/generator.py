@@ -29,6 +29,7 @@ from anomalyforge.generators.genias.model import (
     window_distance,
     zero_perturbation_loss,
 )
+from anomalyforge.generators.genias.temporal import temporal_length
 from anomalyforge.nn.training import TrainConfig, fit_loop, resolve_device, seed_torch, torch_threads
 
 __all__ = ["GenIASGenerator"]
@@ -115,12 +116,6 @@ class GenIASGenerator(BaseGenerator):
         perturb_scale: at generation, each window's eps is multiplied by a factor drawn uniformly from
             [1, perturb_scale] (1: the paper's z~ = mu + psi * sigma * eps exactly); larger values forge
             stronger and more varied deviations than the training-time margin band.
-        Generation defaults (``forge="residual"``, ``perturb_span="segment"``, ``perturb_scale=3``) were chosen
-            on the dev series of bench/bench_genias_quality.py (``--dev``: 6 UCR series outside the quick suite
-            and a TSB-AD NAB file, GenIAS budget 60 s) by ARP and EDI rank among five generators: the paper's
-            decoded whole-window perturbation ranked 5.00 / 5.00 (last on every series); residual 5.00 / 4.86;
-            segment + residual 4.14 / 5.00; segment + residual + scale 3 4.14 / 4.00; larger delta bands
-            (0.5-1.0, 1.0-2.0) lowered ARP (UCR 0.19, 0.12 against 0.40).
         perturb_span: at generation, which latent steps the perturbation touches (temporal latent only):
             ``"window"`` (the paper: all of them) or ``"segment"``: one contiguous run of latent steps per
             window, of a length drawn uniformly from 10 % to 90 % of the window (the span CARLA's injections
@@ -161,6 +156,13 @@ class GenIASGenerator(BaseGenerator):
     MSE of each window's channel mean, default budget, 2026-12-02): the flat latent stayed at 0.9-1.2 on SMD
     and MSL; the temporal latent reaches SMD 0.27 / 0.36, MSL 0.17 / 0.21, GECCO 0.12, UCR 0.01 / 0.003,
     NAB 0.64 / 0.008 (machine_temperature's windows are nearly flat: the mean already leaves MSE 0.03).
+
+    Generation defaults (``forge="residual"``, ``perturb_span="segment"``, ``perturb_scale=3``) were chosen on
+    the dev series of bench/bench_genias_quality.py (``--dev``: 6 UCR series outside the quick suite and a
+    TSB-AD NAB file, GenIAS budget 60 s) by ARP and EDI rank among five generators: the paper's decoded
+    whole-window perturbation ranked 5.00 / 5.00 (last on every series); residual 5.00 / 4.86; segment +
+    residual 4.14 / 5.00; segment + residual + scale 3 4.14 / 4.00; larger delta bands (0.5-1.0, 1.0-2.0)
+    lowered ARP (UCR 0.19, 0.12 against 0.40).
     """
 
     tags: ClassVar[GeneratorTags] = GeneratorTags(
@@ -339,7 +341,7 @@ class GenIASGenerator(BaseGenerator):
                 f"latent_channels x ceil(window / 2) numbers: set latent='flat' to use latent_dim, or drop it"
             )
         if temporal:
-            self.latent_dim_ = int(self.latent_channels) * -(-int(self.window) // 2)
+            self.latent_dim_ = int(self.latent_channels) * temporal_length(int(self.window))
         else:
             self.latent_dim_ = int(self.latent_dim) if self.latent_dim is not None else (50 if c == 1 else 100)
         if self.n_layers is not None:
@@ -478,7 +480,7 @@ class GenIASGenerator(BaseGenerator):
     def _segment_mask(self, n: int, gen: torch.Generator) -> torch.Tensor:
         """(n, L) 0/1 mask of one contiguous run of latent steps per window (10-90 % of them), every latent
         channel alike (the flattened temporal latent is channel-major: index c * T_lat + t)."""
-        t_lat = self.latent_dim_ // int(self.latent_channels)
+        t_lat = temporal_length(int(self.window))
         length = torch.clamp((t_lat * (0.1 + 0.8 * torch.rand(n, generator=gen))).round().long(), 1, t_lat)
         start = (torch.rand(n, generator=gen) * (t_lat - length + 1)).long()
         steps = torch.arange(t_lat)[None, :]

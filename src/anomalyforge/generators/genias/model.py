@@ -19,6 +19,7 @@ from torch.nn import functional as F
 
 __all__ = [
     "CausalConvBlock",
+    "tcn_stack",
     "TCNEncoder",
     "ConvTransposeDecoder",
     "GenIASNet",
@@ -64,6 +65,16 @@ class CausalConvBlock(nn.Module):
         return h + self.skip(x)
 
 
+def tcn_stack(n_channels: int, hidden: int, n_layers: int, kernel_size: int, dropout: float) -> nn.Sequential:
+    """``n_layers`` causal blocks with dilations 1, 2, 4, ...: (B, n_channels, T) -> (B, hidden, T)."""
+    return nn.Sequential(
+        *[
+            CausalConvBlock(n_channels if i == 0 else hidden, hidden, kernel_size, 2**i, dropout)
+            for i in range(n_layers)
+        ]
+    )
+
+
 class TCNEncoder(nn.Module):
     """Stacked dilated causal convolutions -> (mu, log sigma^2) of an L-dim latent.
 
@@ -82,11 +93,7 @@ class TCNEncoder(nn.Module):
         pooled_len: int,
     ) -> None:
         super().__init__()
-        blocks = [
-            CausalConvBlock(n_channels if i == 0 else hidden, hidden, kernel_size, 2**i, dropout)
-            for i in range(n_layers)
-        ]
-        self.tcn = nn.Sequential(*blocks)
+        self.tcn = tcn_stack(n_channels, hidden, n_layers, kernel_size, dropout)
         self.pool = nn.AdaptiveAvgPool1d(pooled_len)
         self.mu = nn.Linear(hidden * pooled_len, latent_dim)
         self.logvar = nn.Linear(hidden * pooled_len, latent_dim)

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from anomalyforge.generators.genias.model import CausalConvBlock
+from anomalyforge.generators.genias.model import tcn_stack
 
 __all__ = ["TemporalEncoder", "TemporalDecoder", "temporal_length"]
 
@@ -46,12 +46,7 @@ class TemporalEncoder(nn.Module):
         dropout: float,
     ) -> None:
         super().__init__()
-        self.tcn = nn.Sequential(
-            *[
-                CausalConvBlock(n_channels if i == 0 else hidden, hidden, kernel_size, 2**i, dropout)
-                for i in range(n_layers)
-            ]
-        )
+        self.tcn = tcn_stack(n_channels, hidden, n_layers, kernel_size, dropout)
         # ceil_mode: an odd last step is averaged alone, so every step reaches the latent
         self.pool = nn.AvgPool1d(2, ceil_mode=True)
         self.mu = nn.Conv1d(hidden, latent_channels, 1)
