@@ -12,7 +12,7 @@ from anomalyforge.detectors.auto.selection import candidate_grid, candidate_wind
 
 from .conftest import make_series
 
-SMALL = {"detectors": ("knn", "pca", "zscore"), "max_train_windows": 100, "time_budget": None}
+SMALL = {"select": "forged", "detectors": ("knn", "pca", "zscore"), "max_train_windows": 100, "time_budget": None}
 
 
 def test_windows_follow_the_period_and_the_feature_cap():
@@ -114,3 +114,28 @@ def test_members_are_the_models_the_calibration_was_measured_on():
     twin = make_candidate(Candidate(refit.member_labels_[0].split("@")[0], refit.windows_[0]), 2,
                           refit.max_train_windows, 0)  # fmt: skip
     np.testing.assert_allclose(refit.members_[0]._score(probe), fit_model_only(twin, X)._score(probe))
+
+
+def test_prior_members_are_the_default_detectors_fitted_on_the_whole_series():
+    """select="prior" (the default): knn, lof and pca at their own defaults, fitted on all of X; the threshold
+    rests on each member's out-of-fold scores (blocks the scoring copy never saw), not on in-sample ones."""
+    X = make_series(1200, 2, seed=4)
+    auto = make_detector("auto").fit(X)
+    assert auto.member_labels_ == ["knn@50", "lof@50", "pca@50"] and auto.selection_["select"] == "prior"
+    assert "out-of-fold" in auto.threshold_source_
+    probe = make_series(300, 2, seed=5)
+    for member, name in zip(auto.members_, ("knn", "lof", "pca"), strict=True):
+        np.testing.assert_allclose(member._score(probe), make_detector(name).fit(X)._score(probe))
+    # the combined out-of-fold reference is not the in-sample one: in-sample knn distances are smaller
+    assert np.median(auto.calibration_scores_) > np.median(auto.train_scores_)
+    assert auto.calibration_scores_.shape == auto.train_scores_.shape == (1200,)
+
+
+def test_prior_windows_shrink_for_a_short_series_and_bad_names_are_refused():
+    auto = make_detector("auto", prior=("knn", "pca")).fit(make_series(120, 1, seed=2))
+    assert auto.member_labels_ == ["knn@30", "pca@30"]
+    assert np.isfinite(auto.anomaly_score(make_series(80, 1, seed=3))).all()
+    with pytest.raises(ValueError, match="prior must be a non-empty subset"):
+        make_detector("auto", prior=("knn", "genias")).fit(make_series(300, 1))
+    with pytest.raises(ValueError, match="window_factors"):
+        make_detector("auto", select="forged", window_factors=(0.0,)).fit(make_series(300, 1))

@@ -240,7 +240,7 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
             self.threshold_source_ = {
                 "refit": f"held-out (out-of-fold, {self.calibration_folds} blocks of training)",
                 "head": f"held-out (the last {self.calibration_share:.0%} of training)",
-            }.get(mode, "held-out (its own training stretch)")
+            }.get(mode) or self._own_calibration_source()
         else:
             self.threshold_source_ = "in-sample" if mode == "in-sample" else "in-sample (training series too short)"
         rule = make_threshold(self.threshold, self.contamination)
@@ -262,6 +262,10 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
             twin.n_channels_in_ = X.shape[1]
             held[lo:hi] = twin._checked_scores(twin._score(X[lo:hi]), hi - lo)
         return held
+
+    def _own_calibration_source(self) -> str:
+        """What ``threshold_source_`` says when ``_fit`` set ``calibration_scores_`` itself (mode ``"own"``)."""
+        return "held-out (its own training stretch)"
 
     def _calibration_tail(self, n: int) -> int:
         """Steps held out at the end of an n-step training series for threshold calibration."""

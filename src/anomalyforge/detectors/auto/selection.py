@@ -66,8 +66,10 @@ class ValidationSeries:
     generators: list[str]
 
 
-def candidate_windows(X: np.ndarray, max_window_features: int, max_window: int) -> tuple[int, list[int]]:
-    """The training series' period and the window lengths tried: 1 (point-wise), 1, 2 and 4 periods.
+def candidate_windows(
+    X: np.ndarray, max_window_features: int, max_window: int, factors: tuple[float, ...] = (0.5, 1.0, 2.0)
+) -> tuple[int, list[int]]:
+    """The training series' period and the window lengths tried: 1 (point-wise) and ``factors`` x the period.
 
     (period / 2 was tried too: on the dev series it lost to the period for knn, lof, iforest and ocsvm, and
     longer windows than the period won there.)
@@ -82,8 +84,8 @@ def candidate_windows(X: np.ndarray, max_window_features: int, max_window: int) 
     C = X.shape[1]
     cap = max(4, min(max_window, max_window_features // C if C > 1 else max_window))
     windows = {1}
-    for w in (period // 2, period, 2 * period):
-        windows.add(int(min(max(w, 4), cap)))
+    for factor in factors:
+        windows.add(int(min(max(int(factor * period), 4), cap)))
     return period, sorted(windows)
 
 
@@ -98,7 +100,13 @@ class HoldoutPlan:
     length: int
 
 
-def holdout_plan(X: np.ndarray, holdout: float, max_validation_steps: int, max_window_features: int) -> HoldoutPlan:
+def holdout_plan(
+    X: np.ndarray,
+    holdout: float,
+    max_validation_steps: int,
+    max_window_features: int,
+    factors: tuple[float, ...] = (0.5, 1.0, 2.0),
+) -> HoldoutPlan:
     """The last ``holdout`` share of X (at most ``max_validation_steps``) held out; windows at most a quarter of
     the shorter part; forged anomalies one period long (8 .. a sixth of the stretch).
 
@@ -114,7 +122,7 @@ def holdout_plan(X: np.ndarray, holdout: float, max_validation_steps: int, max_w
         )
     X_fit, X_val = X[: n - n_val], X[n - n_val :]
     cap = max(4, min(1000, min(len(X_fit), n_val) // 4))
-    period, windows = candidate_windows(X, max_window_features, max_window=cap)
+    period, windows = candidate_windows(X, max_window_features, max_window=cap, factors=factors)
     return HoldoutPlan(X_fit, X_val, period, windows, int(np.clip(period, 8, max(8, n_val // 6))))
 
 
