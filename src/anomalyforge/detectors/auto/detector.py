@@ -257,7 +257,7 @@ class AutoDetector(BaseDetector):
         """``select="prior"``: every detector of ``prior`` at its own defaults (window at most a quarter of the
         series), fitted on the whole training series; each calibrated on its out-of-fold training scores (the
         base class's 5 blocks, scored by copies that did not see them), and the calibrated scores combined."""
-        members, labels, windows, calibrations, held, train = [], [], [], [], [], []
+        members, labels, windows, calibrations, held = [], [], [], [], []
         in_sample = False
         for name in self.prior:
             params = DETECTORS.make(name).get_params(deep=False)
@@ -267,15 +267,16 @@ class AutoDetector(BaseDetector):
             if "random_state" in params:
                 chosen["random_state"] = self.random_state
             det = DETECTORS.make(name, **chosen)
-            det.fit(X)
-            in_sample |= det.threshold_source_.startswith("in-sample")
-            reference = det.threshold_reference()
+            det._validate_params()
+            # out-of-fold scores only: an in-sample pass as well (what ``det.fit`` adds) cost a third of the fit
+            oof = det._calibration_plan(X.shape[0]) == "refit"
+            reference = det._cross_fitted_scores(X, None) if oof else None
+            fit_model_only(det, X)
+            if reference is None:  # too short to hold blocks out: in-sample
+                in_sample = True
+                reference = det._checked_scores(det._score(X), X.shape[0])
             calibration = fit_tail_calibration(reference)
             held.append(neg_log_p(reference, calibration))
-            train.append(neg_log_p(det.train_scores_, calibration))
-            for attr in ("train_scores_", "calibration_scores_"):  # n floats each: not kept in the saved model
-                if hasattr(det, attr):
-                    delattr(det, attr)
             window = int(chosen.get("window", 0))
             members.append(det)
             labels.append(Candidate(name, window).label)
@@ -285,9 +286,10 @@ class AutoDetector(BaseDetector):
         self.members_, self.member_labels_, self.windows_ = members, labels, windows
         self.weights_ = np.ones(len(members))
         self.calibration_ = np.stack(calibrations)
-        self.train_scores_ = combine_scores(np.stack(train), self.weights_, self.combine)
+        # the training scores auto keeps are the combined out-of-fold ones (in-sample only for a short series)
+        self.train_scores_ = combine_scores(np.stack(held), self.weights_, self.combine)
         if not in_sample:
-            self.calibration_scores_ = combine_scores(np.stack(held), self.weights_, self.combine)
+            self.calibration_scores_ = self.train_scores_
         stopped = "prior members (no selection)"
         self.selection_ = {"select": "prior", "period": self.period_, "members": labels, "stopped_by": stopped,
                            "calibration": "in-sample" if in_sample else "out-of-fold (5 blocks) per member",
