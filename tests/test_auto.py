@@ -93,8 +93,8 @@ def test_long_series_scores_in_bounded_memory():
 def test_detect_and_fit_default_to_the_measured_best_detector():
     from anomalyforge.cli import build_parser
 
-    assert build_parser().parse_args(["detect", "series.csv", "--out", "out"]).detector == "knn"
-    assert build_parser().parse_args(["fit", "train.csv", "--out", "m.safetensors"]).detector == "knn"
+    assert build_parser().parse_args(["detect", "series.csv", "--out", "out"]).detector == "auto"
+    assert build_parser().parse_args(["fit", "train.csv", "--out", "m.safetensors"]).detector == "auto"
 
 
 def test_members_are_the_models_the_calibration_was_measured_on():
