@@ -11,7 +11,12 @@ import pytest
 import anomalyforge
 from anomalyforge.core.persistence import load_model
 from anomalyforge.core.registry import make_detector
-from anomalyforge.core.thresholds import ContaminationThreshold, GammaThreshold, make_threshold
+from anomalyforge.core.thresholds import (
+    ContaminationThreshold,
+    GammaThreshold,
+    exponential_tail_threshold,
+    make_threshold,
+)
 from anomalyforge.core.validation import check_series
 from anomalyforge.core.windows import sliding_windows, window_starts, windows_to_steps
 
@@ -113,6 +118,28 @@ def test_predict_on_the_training_series_flags_about_contamination(name, monkeypa
     np.testing.assert_array_equal(det.train_scores_, det.anomaly_score(train))  # the scores are unchanged
 
 
+def test_exponential_tail_threshold_reads_a_rate_beyond_the_sample():
+    """400 exponential scores: the 0.01 quantile rests on 4 of them; the tail fit recovers ln(100) = 4.6 (median
+    over 50 samples within 10 %), and refuses rates of 0.1 and more or a tail without spread."""
+    rng = np.random.default_rng(0)
+    estimates = [exponential_tail_threshold(rng.exponential(size=400), 0.01) for _ in range(50)]
+    assert abs(np.median(estimates) - np.log(100)) < 0.1 * np.log(100)
+    assert exponential_tail_threshold(rng.exponential(size=400), 0.2) is None
+    assert exponential_tail_threshold(np.r_[rng.exponential(size=340), np.full(60, 9.0)], 0.01) is None  # tied top
+
+
+def test_a_short_training_series_still_gets_a_held_out_threshold():
+    """600 steps at contamination 0.01: under 10 / contamination held-out scores, so the threshold is
+    extrapolated from the out-of-fold scores' tail, not taken from in-sample scores; under 100 steps the
+    threshold is in-sample and says so."""
+    det = make_detector("zscore").fit(make_series(600, 2, seed=3))
+    assert det.threshold_source_.startswith("held-out (out-of-fold") and "tail extrapolated" in det.threshold_source_
+    assert det.threshold_ == pytest.approx(exponential_tail_threshold(det.calibration_scores_, 0.01))
+    assert det.threshold_ > np.quantile(det.calibration_scores_, 0.9)
+    short = make_detector("zscore").fit(make_series(90, 2, seed=3))
+    assert short.threshold_source_ == "in-sample (training series too short)"
+
+
 def test_gamma_threshold_false_positive_rate_near_p_value():
     rng = np.random.default_rng(0)
     train = rng.gamma(2.0, 1.5, size=200_000)
@@ -132,7 +159,7 @@ def test_threshold_specs():
 def test_detector_threshold_parameter_is_used_and_saved(tmp_path):
     train = make_series(300, 2)
     det = make_detector("zscore", threshold="gamma").fit(train)
-    assert det.threshold_ == pytest.approx(GammaThreshold().fit(det.train_scores_))
+    assert det.threshold_ == pytest.approx(GammaThreshold().fit(det.threshold_reference()))
     det2 = make_detector("zscore", threshold=GammaThreshold(0.05)).fit(train)
     loaded = load_model(det2.save(tmp_path / "z"))
     assert loaded.threshold == GammaThreshold(0.05) and loaded.threshold_ == det2.threshold_

@@ -16,7 +16,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 
 from anomalyforge.core.registry import DETECTORS, GENERATORS
-from anomalyforge.core.thresholds import BaseThreshold, make_threshold
+from anomalyforge.core.thresholds import (
+    BaseThreshold,
+    ContaminationThreshold,
+    exponential_tail_threshold,
+    make_threshold,
+)
 from anomalyforge.core.validation import (
     Interval,
     check_channels,
@@ -25,6 +30,9 @@ from anomalyforge.core.validation import (
     check_windows,
     validate_params,
 )
+
+#: Fewest held-out training scores ``fit`` calibrates a threshold on (fewer: in-sample).
+MIN_HELD_OUT = 100
 
 __all__ = ["Tags", "GeneratorTags", "BaseDetector", "BaseGenerator", "GeneratedAnomalies", "RANDOM_STATE"]
 
@@ -228,7 +236,11 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
         elif mode == "head":
             n_head = X.shape[0] - self._calibration_tail(X.shape[0])
             self._fit(X[:n_head], None if y is None else y[:n_head])
-            held = self._checked_scores(self._score(X[n_head:]), X.shape[0] - n_head)
+            # a tail shorter than the fitted model's shortest scorable series (a window fixed by the fit) is
+            # scored with just enough of the head before it, and only the tail's own scores are kept
+            tail = X.shape[0] - n_head
+            lo = max(0, X.shape[0] - max(tail, self.min_series_length()))
+            held = self._checked_scores(self._score(X[lo:]), X.shape[0] - lo)[-tail:]
         else:
             self._fit(X, y)
         self.n_channels_in_ = X.shape[1]
@@ -244,7 +256,19 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
         else:
             self.threshold_source_ = "in-sample" if mode == "in-sample" else "in-sample (training series too short)"
         rule = make_threshold(self.threshold, self.contamination)
-        self.threshold_ = float(rule.fit(self.threshold_reference()))
+        reference = self.threshold_reference()
+        self.threshold_ = float(rule.fit(reference))
+        if (
+            isinstance(rule, ContaminationThreshold)
+            and hasattr(self, "calibration_scores_")
+            and reference.size * rule.contamination < 10
+            and (tail := exponential_tail_threshold(reference, rule.contamination)) is not None
+        ):
+            # too few held-out scores for the quantile to rest on ten of them: extrapolate their tail instead
+            self.threshold_ = float(tail)
+            note = f"; tail extrapolated from {reference.size} scores"
+            src = self.threshold_source_
+            self.threshold_source_ = f"{src[:-1]}{note})" if src.endswith(")") else f"{src} ({note[2:]})"
         return self
 
     # ----------------------------------------------------------------------------- calibration
@@ -273,19 +297,22 @@ class BaseDetector(SaveLoadMixin, BaseEstimator):
 
     def _calibration_plan(self, n: int) -> str:
         """The calibration mode ``fit`` uses for an n-step training series: the class's mode, or
-        ``"in-sample"`` when the head or the tail would be too short to fit or to calibrate on.
+        ``"too-short"`` (in-sample scores) when the head or the tail would be too short to fit or to calibrate on.
 
-        The held-out scores must number at least ``max(min_series_length, 10 / contamination)`` (so that the
-        ``1 - contamination`` quantile rests on at least ten of them); a held-out block must be scorable and
-        the rest at least twice ``min_series_length``."""
+        The held-out scores must number at least ``max(min_series_length, min(10 / contamination, 100))``: with
+        ``10 / contamination`` of them the ``1 - contamination`` quantile rests on ten; with fewer (a training
+        series under ``50 / contamination`` steps for ``"head"``) ``fit`` extrapolates an exponential tail
+        fitted to their top tenth, still held-out, rather than falling back to in-sample scores, which run low
+        for trained models (a classifier flagged half of MSL's test steps from them). A held-out block must be
+        scorable and the rest at least twice ``min_series_length``."""
         mode = self.calibration_mode or ("head" if self.tags.uses_torch else "refit")
         if mode in ("own", "in-sample"):
             return mode
-        need = max(self.min_series_length(), int(np.ceil(10.0 / float(self.contamination))))
+        need = max(self.min_series_length(), min(int(np.ceil(10.0 / float(self.contamination))), MIN_HELD_OUT))
         held = n if mode == "refit" else self._calibration_tail(n)
         block = n // self.calibration_folds if mode == "refit" else held
         if held < need or block < self.min_series_length() or n - block < 2 * self.min_series_length():
-            return "in-sample"
+            return "too-short"
         return mode
 
     def threshold_reference(self) -> np.ndarray:

@@ -17,6 +17,7 @@ __all__ = [
     "ContaminationThreshold",
     "FixedThreshold",
     "GammaThreshold",
+    "exponential_tail_threshold",
     "make_threshold",
     "threshold_from_config",
 ]
@@ -85,6 +86,21 @@ class ContaminationThreshold(BaseThreshold):
         if quantile_rate > 0 and abs(np.log(quantile_rate / self.contamination)) <= distance[best]:
             return quantile  # no harmful ties: the plain quantile
         return float(cuts[best])
+
+
+def exponential_tail_threshold(scores: np.ndarray, rate: float) -> float | None:
+    """The score flagging ``rate`` of the distribution behind ``scores``, read from an exponential tail fitted
+    above their 90 % quantile ``u`` (peaks over threshold, shape 0): ``u + beta log(0.1 / rate)`` with
+    ``beta`` the mean excess over ``u``. For samples too small for the plain ``1 - rate`` quantile to rest on
+    ten scores (a short held-out stretch); None when ``rate >= 0.1`` or the top tenth has no spread."""
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if not 0.0 < rate < 0.1 or s.size < 10:
+        return None
+    u = float(np.quantile(s, 0.9))
+    excess = s[s > u] - u
+    if excess.size == 0 or float(excess.mean()) <= 0.0:
+        return None
+    return u + float(excess.mean()) * float(np.log(0.1 / rate))
 
 
 class FixedThreshold(BaseThreshold):

@@ -247,7 +247,9 @@ class VanAD(BaseDetector):
         self.random_state = random_state
 
     def min_series_length(self) -> int:
-        return max(int(self.window), self.tags.min_length)
+        """The ``window`` parameter before fitting; once fitted, the window actually used (``window_``, which
+        is ``n_periods`` periods for a one-channel series drawn by periods)."""
+        return max(int(getattr(self, "window_", self.window)), self.tags.min_length)
 
     def _window_spec(self) -> WindowSpec:
         """Training windows every ``train_stride`` steps; scoring every ``score_stride`` (default window / 2).
