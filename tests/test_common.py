@@ -28,18 +28,8 @@ GENERATOR_NAMES = GENERATORS.names()
 
 N_TRAIN, N_TEST = 400, 300
 
-_CARLA_SMALL_HOLDOUT = (
-    "flow_carla_knn (tiny test model) flags a median 0.0235 of fresh normal data (seeds 0.0235, 0.0315, 0.0225), "
-    "under the band's 0.025: a torch detector's threshold is the 0.95 quantile of its scores on the last 20 % of "
-    "training, 800 strongly autocorrelated window scores, so the CARLA family's per-seed rates spread widely "
-    "(0.014-0.165 over carla, flow_carla, carla_knn, genias_carla and their kNN twins) and medians sit near "
-    "the band's edges; with numpy 2.4.6 / scikit-learn 1.9.1 / torch 2.13.0 carla (0.0505) and flow_carla "
-    "(0.077) pass, which they did not under session 7's install (0.0225, 0.104)"
-)
 # {item: {check: reason}}: checks failing because of a known bug, run as strict xfails.
-KNOWN_FAILURES: dict[str, dict[str, str]] = {
-    "flow_carla_knn": {"fresh_rate": _CARLA_SMALL_HOLDOUT},
-}
+KNOWN_FAILURES: dict[str, dict[str, str]] = {}
 
 
 def cases(check: str, ids: list[str], values: list[Any] | None = None) -> list[Any]:
@@ -188,11 +178,17 @@ def _stationary(n: int, channels: int, seed: int) -> np.ndarray:
 @pytest.mark.parametrize("name", cases("fresh_rate", DETECTOR_NAMES))
 def test_threshold_holds_on_fresh_normal_data(name):
     """Fitted on 4000 steps, a detector flags between 0.5x and 2x ``contamination`` (0.05) of the next 4000
-    steps of the same process (median over three seeds): its threshold comes from training steps the model
+    steps of the same process (median over five seeds): its threshold comes from training steps the model
     did not fit (``threshold_source_`` held-out), not from its in-sample scores, which run low for models
-    that fit their training data closely."""
+    that fit their training data closely.
+
+    Five seeds, not three: a torch detector's threshold is the 0.95 quantile of its scores on the last 20 % of
+    training (800 strongly autocorrelated window scores), so one tiny CARLA-family model flags anywhere from
+    0.007 to 0.137 of fresh data (carla, flow_carla, flow_carla_knn, genias_carla_knn, seeds 1-9, AMD EPYC,
+    numpy 2.4.6, torch 2.13.0) and a median of three sat on either edge of the band depending on the CPU
+    (carla 0.0225 here, 0.0505 on session 8's machine); medians of five: 0.050, 0.049, 0.037, 0.045."""
     rates, sources = [], set()
-    for seed in (1, 2, 3):
+    for seed in (1, 2, 3, 4, 5):
         det = build(DETECTORS, name)
         extra = {k: v for k, v in {"contamination": 0.05, "threshold": None}.items() if k in det.get_params(deep=False)}
         det.set_params(**extra)

@@ -147,7 +147,9 @@ def test_tcn_dropout_drops_whole_channels():
     active = full != 0
     scale = torch.where(active, kept / torch.where(active, full, 1.0), torch.nan)  # 0 or 1 / (1 - p) per step
     per_channel = torch.nanmean(scale, dim=2, keepdim=True)
-    assert torch.allclose(torch.where(active, scale, per_channel), per_channel.expand_as(scale))
+    # kept == per-channel factor x full branch, up to float error (a step where the branch is ~1e-3 can give a
+    # ratio of 1.9998 on some CPUs, so the factor is checked on the outputs, not on the ratio)
+    assert torch.allclose(kept, per_channel.nan_to_num(0.0) * full, atol=1e-5)
     assert set(per_channel.flatten().round().tolist()) == {0.0, 2.0}
 
 
