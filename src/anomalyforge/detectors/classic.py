@@ -64,7 +64,8 @@ class WindowSklearnDetector(WindowDetector):
     how: str
     batch_size: int
 
-    def _make_model(self) -> Any:
+    def _make_model(self, shape: tuple[int, int]) -> Any:
+        """The unfitted sklearn model for training windows of ``shape`` (n_windows, window * n_channels)."""
         raise NotImplementedError
 
     def _window_scores(self, features: np.ndarray) -> np.ndarray:
@@ -81,8 +82,9 @@ class WindowSklearnDetector(WindowDetector):
         )
 
     def _fit_windows(self, windows: WindowGather, Z: np.ndarray) -> None:
-        self.model_ = self._make_model()
-        self.model_.fit(windows.flat())
+        flat = windows.flat()
+        self.model_ = self._make_model(flat.shape)
+        self.model_.fit(flat)
         self._record_training("model", {"stopped_by": "fitted (one pass, no epochs)", "epochs_run": None})
 
     def _score_windows(self, batch: np.ndarray) -> np.ndarray:
@@ -126,7 +128,7 @@ class WindowIForest(WindowSklearnDetector):
         self.threshold = threshold
         self.random_state = random_state
 
-    def _make_model(self) -> IsolationForest:
+    def _make_model(self, shape: tuple[int, int]) -> IsolationForest:
         return IsolationForest(
             n_estimators=self.n_estimators,
             max_features=self.max_features,
@@ -167,7 +169,7 @@ class WindowOCSVM(WindowSklearnDetector):
         self.batch_size = batch_size
         self.threshold = threshold
 
-    def _make_model(self) -> OneClassSVM:
+    def _make_model(self, shape: tuple[int, int]) -> OneClassSVM:
         # gamma 0.1 was set for per-feature standardised vectors; scale by the window's dimension so the
         # kernel keeps the same width whatever the window length and channel count ("scale" is sklearn's).
         gamma = self.gamma
@@ -206,7 +208,7 @@ class WindowLOF(WindowSklearnDetector):
         self.batch_size = batch_size
         self.threshold = threshold
 
-    def _make_model(self) -> LocalOutlierFactor:
+    def _make_model(self, shape: tuple[int, int]) -> LocalOutlierFactor:
         return LocalOutlierFactor(n_neighbors=self.n_neighbors, novelty=True, contamination=self.contamination,
                                   algorithm="brute")  # see WindowKNN: trees count their queries in their state
 
@@ -253,7 +255,7 @@ class WindowEllipticEnvelope(WindowSklearnDetector):
         self.threshold = threshold
         self.random_state = random_state
 
-    def _make_model(self) -> EllipticEnvelope:
+    def _make_model(self, shape: tuple[int, int]) -> EllipticEnvelope:
         return EllipticEnvelope(
             contamination=self.contamination, support_fraction=self.support_fraction, random_state=self.random_state
         )
@@ -312,20 +314,15 @@ class WindowPCA(WindowSklearnDetector):
         self.batch_size = batch_size
         self.threshold = threshold
 
-    def _make_model(self, n_samples: int = 0, n_features: int = 1) -> PCA:
+    def _make_model(self, shape: tuple[int, int]) -> PCA:
         # the eigen-decomposition of the covariance gives the same components as the full SVD (window errors
         # equal to 1e-13) in less time while the features are not far more than the windows, on one thread:
         # 3000 windows of 50 x 2750 features 16-20 s against 33-39 s; MSL C-1's 2109 windows of 2750 features
         # 9-11 s against 12-14 s; a univariate series (50 features) fits in half the time. Far wider windows
         # than there are of them make the covariance the larger problem, so the SVD is kept there.
+        n_samples, n_features = shape
         solver = "covariance_eigh" if n_features <= 1.5 * n_samples else "full"
         return PCA(n_components=self.n_components, svd_solver=solver)
-
-    def _fit_windows(self, windows: WindowGather, Z: np.ndarray) -> None:
-        flat = windows.flat()
-        self.model_ = self._make_model(*flat.shape)
-        self.model_.fit(flat)
-        self._record_training("model", {"stopped_by": "fitted (one pass, no epochs)", "epochs_run": None})
 
     def _window_scores(self, features: np.ndarray) -> np.ndarray:
         recon = self.model_.inverse_transform(self.model_.transform(features))
@@ -367,7 +364,7 @@ class WindowKNN(WindowSklearnDetector):
         self.batch_size = batch_size
         self.threshold = threshold
 
-    def _make_model(self) -> NearestNeighbors:
+    def _make_model(self, shape: tuple[int, int]) -> NearestNeighbors:
         # brute force: the same neighbours as a tree, and a tree (chosen by scikit-learn for <= 15 features, e.g.
         # window 1) counts its queries in its state, so scoring would change the fitted model
         return NearestNeighbors(n_neighbors=self.n_neighbors, algorithm="brute")
