@@ -281,6 +281,12 @@ _DETECTORS_CATALOG = {
         "of P(anomaly).",
         {"generator": "genias"},
     ),
+    "genias_rules_classifier": Listing(
+        "anomalyforge.detectors.classifier.detector:ForgedWindowClassifier",
+        "Window classifier trained on normal vs forged windows, each forged by GenIAS or by the rules (drawn "
+        "uniformly, fresh each epoch); score = log-odds of P(anomaly).",
+        {"generator": "genias+rules"},
+    ),
     "copula": Listing(
         "anomalyforge.detectors.copula.detector:CopulaDetector",
         "Transformer latents + marginal mixtures + Gaussian/Student-t copula, trained contrastively.",

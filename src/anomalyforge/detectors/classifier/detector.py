@@ -58,6 +58,9 @@ _POSITIVE = [Interval(int, 1, None)]
 
 @DETECTORS.register("genias_classifier", defaults={"generator": "genias"},
     test_params={**_TINY, "epochs": 6, "generator": "genias", "generator_params": _GENIAS_TINY})  # fmt: skip
+@DETECTORS.register("genias_rules_classifier", defaults={"generator": "genias+rules"},
+    test_params={**_TINY, "epochs": 6, "generator": "genias+rules",
+                 "generator_params": {"genias": _GENIAS_TINY}})  # fmt: skip
 @DETECTORS.register("rules_classifier", defaults={"generator": "rules"}, test_params=_TINY)  # fmt: skip
 class ForgedWindowClassifier(TorchModelScoring, WindowDetector):
     """Window classifier trained on normal vs forged windows (forged fresh each epoch); score = log-odds of
@@ -66,8 +69,11 @@ class ForgedWindowClassifier(TorchModelScoring, WindowDetector):
     Args:
         generator: registry name of the generator that forges anomalies (``"rules"``, ``"genias"``, ...) or an
             instance (cloned before fitting); built by ``generators.build.build_negative_generator`` with this
-            detector's window, seed and ``generator_budget`` share of ``time_budget``.
-        generator_params: parameters set on the generator; they win over the ones filled in.
+            detector's window, seed and ``generator_budget`` share of ``time_budget``. Several names joined by
+            ``+`` (``"genias+rules"``) make a mixture: each epoch, each training window's forgery comes from
+            one of them, drawn uniformly; the generators that train split the generator budget evenly.
+        generator_params: parameters set on the generator; they win over the ones filled in. For a mixture, a
+            dict from member name to that member's parameters (``{"genias": {"epochs": 20}}``).
         window: window length.
         stride: step between training windows.
         score_stride: step between scored windows (1 scores every window).
@@ -92,7 +98,7 @@ class ForgedWindowClassifier(TorchModelScoring, WindowDetector):
 
     tags: ClassVar[Tags] = Tags(multivariate=True, requires_training=True, uses_torch=True)
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "generator": [str, BaseGenerator],
+        "generator": [str, BaseGenerator],  # a name, names joined by "+", or an instance
         "generator_params": [None, dict],
         "window": [Interval(int, 8, None)],  # the backbone's first kernel
         "stride": _POSITIVE,
@@ -182,29 +188,82 @@ class ForgedWindowClassifier(TorchModelScoring, WindowDetector):
         windows = training_windows(Z, self._window_spec())
         with torch_threads():
             seed_torch(self.random_state)
-            gen = self._fit_generator(X, budget)
+            gens = self._fit_generators(X, budget)
             self._build_modules()
             self.model_.to(device)
-            self._train(gen, X, windows, rng, device, budget)
+            self._train(gens, X, windows, rng, device, budget)
         self.fit_seconds_ = round(budget.elapsed(), 3)
 
-    def _fit_generator(self, X: np.ndarray, budget: Budget) -> BaseGenerator:
+    def _member_names(self) -> list[str] | None:
+        """The mixture's generator names (``"genias+rules"`` -> ``["genias", "rules"]``); None for one generator."""
+        if not isinstance(self.generator, str) or "+" not in self.generator:
+            return None
+        names = [part.strip() for part in self.generator.split("+")]
+        if any(not n for n in names) or len(set(names)) != len(names):
+            raise ValueError(
+                f"generator={self.generator!r}: a mixture is distinct generator names joined by '+', "
+                "e.g. 'genias+rules'"
+            )
+        return names
+
+    def _fit_generators(self, X: np.ndarray, budget: Budget) -> list[BaseGenerator]:
+        """The fitted generator, or the mixture's members in order (the trainable ones share the budget)."""
+        names = self._member_names()
+        if names is None:
+            return [self._fit_generator(self.generator, self.generator_params, X, budget.share(self.generator_budget))]
+        params = self.generator_params or {}
+        unknown = sorted(set(params) - set(names))
+        if unknown or not all(isinstance(v, dict) for v in params.values()):
+            raise ValueError(
+                f"generator_params of the mixture {self.generator!r} maps member names ({', '.join(names)}) to "
+                f"dicts of their parameters; got keys {sorted(params)}"
+            )
+        from anomalyforge.core.registry import GENERATORS
+
+        for n in names:
+            if n not in GENERATORS:
+                raise ValueError(f"unknown generator {n!r}; registered generators: {', '.join(GENERATORS.names())}")
+        trainable = [n for n in names if GENERATORS.make(n).tags.requires_training]
+        share = budget.share(self.generator_budget)
+        gens = []
+        for n in names:
+            if n in trainable:
+                part = share.share(1.0 / (len(trainable) - trainable.index(n)))  # what is left, split among the rest
+            else:
+                part = share
+            gens.append(self._fit_generator(n, params.get(n), X, part, part_name=f"generator:{n}"))
+        return gens
+
+    def _fit_generator(
+        self, generator: str | BaseGenerator, params: dict[str, Any] | None, X: np.ndarray, budget: Budget,
+        part_name: str = "generator",
+    ) -> BaseGenerator:  # fmt: skip
         gen = build_negative_generator(
-            self.generator, budget.share(self.generator_budget), window=self.window,
-            random_state=self.random_state, params=self.generator_params,
+            generator, budget, window=self.window, random_state=self.random_state, params=params,
         )  # fmt: skip
         if gen.tags.requires_training:
             gen.fit(X)
             report = getattr(gen, "train_report_", None)  # what the package's trained generators record
-            self._record_training("generator", report if report is not None else {"stopped_by": "unreported"})
+            self._record_training(part_name, report if report is not None else {"stopped_by": "unreported"})
         return gen
 
-    def _forge(self, gen: BaseGenerator, X: np.ndarray, starts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """(N, window, C) float32 standardised forgeries, one per training window, forged from the raw windows."""
-        return forge_windows(gen, X, starts, self.window, self._standardise, rng)[0]
+    def _forge(
+        self, gens: list[BaseGenerator], X: np.ndarray, starts: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """(N, window, C) float32 standardised forgeries, one per training window, forged from the raw windows;
+        with several generators each window's forger is drawn uniformly."""
+        if len(gens) == 1:
+            return forge_windows(gens[0], X, starts, self.window, self._standardise, rng)[0]
+        which = rng.integers(len(gens), size=len(starts))
+        out = np.empty((len(starts), self.window, X.shape[1]), dtype=np.float32)
+        for k, gen in enumerate(gens):
+            idx = np.flatnonzero(which == k)
+            if len(idx):
+                out[idx] = forge_windows(gen, X, starts[idx], self.window, self._standardise, rng)[0]
+        return out
 
     def _train(
-        self, gen: BaseGenerator, X: np.ndarray, windows: WindowGather, rng: np.random.Generator,
+        self, gens: list[BaseGenerator], X: np.ndarray, windows: WindowGather, rng: np.random.Generator,
         device: torch.device, budget: Budget,
     ) -> None:  # fmt: skip
         model, full, starts = self.model_, windows.view, windows.starts
@@ -214,7 +273,7 @@ class ForgedWindowClassifier(TorchModelScoring, WindowDetector):
 
         def on_epoch_start(epoch: int) -> None:
             # a fresh draw per epoch, seeded by the detector's seed and the epoch
-            forged["train"] = self._forge(gen, X, starts, np.random.default_rng([forge_seed, epoch]))
+            forged["train"] = self._forge(gens, X, starts, np.random.default_rng([forge_seed, epoch]))
             forged.setdefault("val", forged["train"])  # the first draw, fixed: validation windows never train
             digest = hashlib.sha1(forged["train"].tobytes()).hexdigest()[:16]
             self.forgery_log_.append({"epoch": epoch, "digest": digest})
