@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from anomalyforge.core.base import BaseGenerator
 from anomalyforge.core.registry import DETECTORS, make_detector
 from anomalyforge.detectors.classifier import ForgedWindowClassifier, WindowClassifierNet, bce_loss
 
@@ -91,3 +92,42 @@ def test_time_budget_stops_training_and_is_recorded(fake_clock):
     summary = det.training_summary()
     assert summary["stopped_by"]["model"] == "time budget" and summary["budget_cut"]
     assert summary["epochs"]["model"] < 50 and len(det.forgery_log_) == summary["epochs"]["model"]
+
+
+class _Shift(BaseGenerator):
+    """Adds ``offset`` to every cell: which member forged a window is readable from the forgery."""
+
+    def __init__(self, offset: float = 1.0) -> None:
+        self.offset = offset
+
+    def _generate(self, windows, rng):
+        return windows + self.offset
+
+
+def test_a_mixture_forges_each_window_with_one_member_drawn_uniformly():
+    x = make_series(400, 2, seed=2)
+    det = ForgedWindowClassifier(**TINY).fit(x)
+    starts = np.arange(0, 400 - TINY["window"], 1)
+    forged = det._forge([_Shift(10.0), _Shift(20.0)], x, starts, np.random.default_rng(0))
+    source = det._standardise(x)
+    shift = np.stack([forged[i] - source[s : s + TINY["window"]] for i, s in enumerate(starts)])
+    per_window = shift.mean(axis=(1, 2)) * det.std_.mean()  # standardised shift back in data units (about)
+    first = np.isclose(shift, (10.0 / det.std_)[None, None, :], atol=1e-4).all(axis=(1, 2))
+    second = np.isclose(shift, (20.0 / det.std_)[None, None, :], atol=1e-4).all(axis=(1, 2))
+    assert (first ^ second).all(), per_window[~(first ^ second)][:5]  # every window from exactly one member
+    assert 0.4 < first.mean() < 0.6  # drawn uniformly
+
+
+def test_genias_rules_mixture_trains_genias_and_checks_its_spelling():
+    x = make_series(300, 2, seed=1)
+    params = DETECTORS.entry("genias_rules_classifier").test_params
+    det = make_detector("genias_rules_classifier", **{**params, "time_budget": None}).fit(x)
+    assert det.registry_name == "genias_rules_classifier"
+    assert set(det.training_summary()["parts"]) == {"generator:genias", "model"}
+    for bad in ("genias+", "rules+rules"):
+        with pytest.raises(ValueError, match="distinct generator names joined by"):
+            make_detector("genias_rules_classifier", **{**params, "generator": bad}).fit(x)
+    with pytest.raises(ValueError, match="unknown generator 'nope'"):
+        make_detector("genias_rules_classifier", **{**params, "generator": "rules+nope"}).fit(x)
+    with pytest.raises(ValueError, match="maps member names"):
+        make_detector("genias_rules_classifier", **{**params, "generator_params": {"epochs": 3}}).fit(x)

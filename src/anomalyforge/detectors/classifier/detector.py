@@ -26,7 +26,7 @@ import torch
 
 from anomalyforge.core.base import RANDOM_STATE, BaseGenerator, Tags
 from anomalyforge.core.budget import Budget
-from anomalyforge.core.registry import DETECTORS
+from anomalyforge.core.registry import DETECTORS, GENERATORS
 from anomalyforge.core.validation import Interval, Options, training_constraints
 from anomalyforge.core.windows import (
     WindowDetector,
@@ -211,6 +211,9 @@ class ForgedWindowClassifier(TorchModelScoring, WindowDetector):
         names = self._member_names()
         if names is None:
             return [self._fit_generator(self.generator, self.generator_params, X, budget.share(self.generator_budget))]
+        for n in names:
+            if n not in GENERATORS:
+                raise ValueError(f"unknown generator {n!r}; registered generators: {', '.join(GENERATORS.names())}")
         params = self.generator_params or {}
         unknown = sorted(set(params) - set(names))
         if unknown or not all(isinstance(v, dict) for v in params.values()):
@@ -218,11 +221,6 @@ class ForgedWindowClassifier(TorchModelScoring, WindowDetector):
                 f"generator_params of the mixture {self.generator!r} maps member names ({', '.join(names)}) to "
                 f"dicts of their parameters; got keys {sorted(params)}"
             )
-        from anomalyforge.core.registry import GENERATORS
-
-        for n in names:
-            if n not in GENERATORS:
-                raise ValueError(f"unknown generator {n!r}; registered generators: {', '.join(GENERATORS.names())}")
         trainable = [n for n in names if GENERATORS.make(n).tags.requires_training]
         share = budget.share(self.generator_budget)
         gens = []
