@@ -342,6 +342,41 @@ def test_elliptic_falls_back_on_a_flat_training_series(tmp_path):
     np.testing.assert_allclose(load_model(det.save(tmp_path / "e")).anomaly_score(test), scores)
 
 
+def _with_flag_channels(n: int, seed: int) -> np.ndarray:
+    """Two varying channels and two command-flag channels that stay 0 in training (as MSL's)."""
+    x = make_series(n, 4, seed=seed)
+    x[:, 2:] = 0.0
+    return x
+
+
+def test_pca_without_constant_features_scores_as_the_full_pca(tmp_path, monkeypatch):
+    train, test = _with_flag_channels(600, 1), _with_flag_channels(300, 2)
+    test[150:160, 3] = 1.0  # a flag set in test only: it must still count
+    params = {"window": 10, "max_train_windows": 400}
+    det = make_detector("pca", **params).fit(train)
+    assert det.varying_ is not None and det.varying_.sum() == 2 * 10
+    monkeypatch.setattr(type(det), "_drop_constant_features", False)
+    full = make_detector("pca", **params).fit(train)
+    assert full.varying_ is None
+    np.testing.assert_allclose(det.anomaly_score(test), full.anomaly_score(test), rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(det.channel_scores(test), full.channel_scores(test), rtol=1e-8, atol=1e-12)
+    assert det.anomaly_score(test)[150:160].min() > np.quantile(det.anomaly_score(test)[:140], 0.99)
+    np.testing.assert_allclose(load_model(det.save(tmp_path / "p")).anomaly_score(test), det.anomaly_score(test))
+    # an integer n_components beyond the varying features is capped, not an error
+    assert np.isfinite(make_detector("pca", **params, n_components=30).fit(train).anomaly_score(test)).all()
+
+
+def test_elliptic_fits_the_varying_features_and_weighs_constant_ones_zero(tmp_path):
+    train, test = _with_flag_channels(600, 1), _with_flag_channels(300, 2)
+    det = make_detector("elliptic").fit(train)
+    assert not det.support_fallback_ and det.varying_.sum() == 2 * 5
+    assert det.model_.covariance_.shape == (10, 10)
+    flagged = test.copy()
+    flagged[:, 3] = 1.0  # a feature constant in training is the pseudo-inverse's null space, as before
+    np.testing.assert_allclose(det.anomaly_score(flagged), det.anomaly_score(test))
+    np.testing.assert_allclose(load_model(det.save(tmp_path / "e")).anomaly_score(test), det.anomaly_score(test))
+
+
 def test_tuple_parameters_come_back_as_tuples(tmp_path):
     from anomalyforge.core.registry import make_generator
 
