@@ -332,3 +332,13 @@ def test_scan_loss_hand_case():
     assert np.isfinite(float(scan_loss(p_f, torch.flip(p_f, [1]), entropy_weight=0.0)))
     with pytest.raises(ValueError, match="furthest"):
         scan_loss(p_a, p_n, None, furthest_weight=1.0)
+
+
+def test_carla_takes_a_mixture_of_generators():
+    x = make_series(400, 2, seed=5)
+    params = {**DETECTORS.entry("carla").test_params, "time_budget": None}
+    det = make_detector("carla", **{**params, "generator": "global+trend"}).fit(x)
+    assert det.generation_report_["generator"] == "global+trend"
+    assert np.isfinite(det.anomaly_score(x)).all()
+    with pytest.raises(ValueError, match="distinct generator names joined by"):
+        make_detector("carla", **{**params, "generator": "global+global"}).fit(x)

@@ -19,7 +19,7 @@ from anomalyforge.core.budget import Budget
 from anomalyforge.core.registry import GENERATORS
 from anomalyforge.core.windows import series_windows
 
-__all__ = ["build_negative_generator", "forge_windows"]
+__all__ = ["build_negative_generator", "fit_negative_generators", "forge_windows", "forge_mixture", "mixture_members"]
 
 
 def build_negative_generator(
@@ -105,4 +105,101 @@ def forge_windows(
         made = generator.generate(raw[starts[lo : lo + chunk]], 1, rng)
         out[lo : lo + chunk] = standardise(made.patched.reshape(-1, X.shape[1])).reshape(made.patched.shape)
         changed += float(made.mask.mean()) * len(made.mask)
+    return out, changed / max(len(starts), 1)
+
+
+def mixture_members(generator: str | BaseGenerator) -> list[str] | None:
+    """The member names of a mixture spelled ``"genias+rules"``; None for one generator (a name or an instance).
+
+    Raises:
+        ValueError: an empty or repeated member, or a member that is not a registered generator.
+    """
+    if not isinstance(generator, str) or "+" not in generator:
+        return None
+    names = [part.strip() for part in generator.split("+")]
+    if any(not n for n in names) or len(set(names)) != len(names):
+        raise ValueError(
+            f"generator={generator!r}: a mixture is distinct generator names joined by '+', e.g. 'genias+rules'"
+        )
+    for n in names:
+        if n not in GENERATORS:
+            raise ValueError(f"unknown generator {n!r}; registered generators: {', '.join(GENERATORS.names())}")
+    return names
+
+
+def fit_negative_generators(
+    generator: str | BaseGenerator,
+    budget: Budget,
+    X: np.ndarray,
+    *,
+    window: int | None = None,
+    random_state: int | None = None,
+    params: dict[str, Any] | None = None,
+    record: Callable[[str, dict[str, Any]], None] | None = None,
+) -> list[BaseGenerator]:
+    """Build (``build_negative_generator``) and fit a detector's generator, or each member of a mixture.
+
+    A mixture (``"genias+rules"``, see ``mixture_members``) is returned as its fitted members in order; the ones
+    that train split ``budget`` evenly (each takes its share of what the earlier ones left), and ``params`` then
+    maps a member's name to that member's parameters. ``record(part, report)`` receives the training report of
+    every generator that trains, under ``"generator"`` (one generator) or ``"generator:NAME"`` (a member).
+
+    Raises:
+        ValueError: as ``mixture_members``; ``params`` of a mixture that is not ``{member name: dict}``.
+    """
+    names = mixture_members(generator)
+    if names is None:
+        specs = [(generator, params, "generator")]
+    else:
+        given = params or {}
+        if set(given) - set(names) or not all(isinstance(v, dict) for v in given.values()):
+            raise ValueError(
+                f"generator_params of the mixture {generator!r} maps member names ({', '.join(names)}) to dicts "
+                f"of their parameters; got keys {sorted(given)}"
+            )
+        specs = [(n, given.get(n), f"generator:{n}") for n in names]
+    def requires_training(g: Any) -> bool:  # an unknown name or a wrong type is build_negative_generator's error
+        if isinstance(g, BaseGenerator):
+            return g.tags.requires_training
+        return isinstance(g, str) and g in GENERATORS and GENERATORS.make(g).tags.requires_training
+
+    trains = [requires_training(g) for g, _, _ in specs]
+    left, built = sum(trains), []
+    for (g, p, part), trained in zip(specs, trains, strict=True):
+        # a mixture's members that train take equal shares of what the earlier ones left
+        share = budget.share(1.0 / left) if trained and names is not None else budget
+        gen = build_negative_generator(g, share, window=window, random_state=random_state, params=p)
+        if trained:
+            gen.fit(X)
+            left -= 1
+            if record is not None:
+                report = getattr(gen, "train_report_", None)  # what the package's trained generators record
+                record(part, report if report is not None else {"stopped_by": "unreported"})
+        built.append(gen)
+    return built
+
+
+def forge_mixture(
+    generators: list[BaseGenerator],
+    X: np.ndarray,
+    starts: np.ndarray,
+    window: int,
+    standardise: Callable[[np.ndarray], np.ndarray],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, float]:
+    """``forge_windows`` with one generator; with several, each window's forger drawn uniformly from them.
+
+    Returns:
+        ``(forged, changed)`` as ``forge_windows``.
+    """
+    if len(generators) == 1:
+        return forge_windows(generators[0], X, starts, window, standardise, rng)
+    which = rng.integers(len(generators), size=len(starts))
+    out = np.empty((len(starts), window, X.shape[1]), dtype=np.float32)
+    changed = 0.0
+    for k, gen in enumerate(generators):
+        idx = np.flatnonzero(which == k)
+        if len(idx):
+            out[idx], part = forge_windows(gen, X, starts[idx], window, standardise, rng)
+            changed += part * len(idx)
     return out, changed / max(len(starts), 1)

@@ -47,9 +47,12 @@ class CARLA(CarlaPretext):
 
     Args:
         generator: registry name of the anomaly generator (``"rules"``, ``"genias"``, ``"flow"``, ...) or a
-            generator instance (cloned before fitting); built by ``generators.build.build_negative_generator``
-            with this detector's window, seed and ``generator_budget`` share of ``time_budget``.
-        generator_params: parameters set on the generator; they win over the ones filled in.
+            generator instance (cloned before fitting); built by ``generators.build.fit_negative_generators``
+            with this detector's window, seed and ``generator_budget`` share of ``time_budget``. Names joined by
+            ``+`` (``"genias+rules"``) make a mixture: each training window's negative comes from one member,
+            drawn uniformly.
+        generator_params: parameters set on the generator; they win over the ones filled in (for a mixture, a
+            dict from member name to that member's parameters).
         window: window length (paper: 200; 100 by default here, which halves the cost on a CPU).
         stride: step between training windows (paper: 5 for SMD; 10 by default, which with the 60 s budget
             fits and scores an SMD machine in about a minute on 2 cores, see bench/bench_carla_smd.py).

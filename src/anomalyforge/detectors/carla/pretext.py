@@ -36,7 +36,7 @@ from anomalyforge.core.windows import (
     windows_to_steps,
 )
 from anomalyforge.detectors.carla.model import CarlaNet, triplet_loss
-from anomalyforge.generators.build import build_negative_generator, forge_windows
+from anomalyforge.generators.build import fit_negative_generators, forge_mixture
 from anomalyforge.nn.training import (
     TorchModelScoring,
     TrainConfig,
@@ -178,23 +178,24 @@ class CarlaPretext(TorchModelScoring, WindowDetector):
     def _fit_generator_and_forge(
         self, X: np.ndarray, starts: np.ndarray, rng: np.random.Generator, budget: Budget
     ) -> np.ndarray:
-        """Build and fit the generator (its share of the budget), then forge one negative per training window."""
-        gen = build_negative_generator(
-            self.generator, budget.share(self.generator_budget), window=self.window,
-            random_state=self.random_state, params=self.generator_params,
+        """Build and fit the generator (its share of the budget; a mixture ``"genias+rules"`` gives each window
+        a member drawn uniformly, ``generators.build.fit_negative_generators``), then forge one negative per
+        training window."""
+        gens = fit_negative_generators(
+            self.generator, budget.share(self.generator_budget), X, window=self.window,
+            random_state=self.random_state, params=self.generator_params, record=self._record_training,
         )  # fmt: skip
-        self.generation_report_: dict[str, Any] = {"generator": getattr(gen, "registry_name", type(gen).__name__)}
-        if gen.tags.requires_training:
-            gen.fit(X)
-            report = getattr(gen, "train_report_", None)  # what the package's trained generators record
-            self._record_training("generator", report if report is not None else {"stopped_by": "unreported"})
-        negatives = self._negatives(gen, X, starts, rng)
+        names = [getattr(gen, "registry_name", None) or type(gen).__name__ for gen in gens]
+        self.generation_report_: dict[str, Any] = {"generator": "+".join(names)}
+        negatives = self._negatives(gens, X, starts, rng)
         self.generation_report_["seconds"] = round(budget.elapsed(), 3)
         return negatives
 
-    def _negatives(self, gen: BaseGenerator, X: np.ndarray, starts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def _negatives(
+        self, gens: list[BaseGenerator], X: np.ndarray, starts: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
         """(N, window, C) float32 standardised negatives: each training window with a generated anomaly."""
-        out, changed = forge_windows(gen, X, starts, self.window, self._standardise, rng)
+        out, changed = forge_mixture(gens, X, starts, self.window, self._standardise, rng)
         self.generation_report_["mean_changed_fraction"] = round(changed, 4)
         return out
 

@@ -26,7 +26,7 @@ import torch
 
 from anomalyforge.core.base import RANDOM_STATE, BaseGenerator, Tags
 from anomalyforge.core.budget import Budget
-from anomalyforge.core.registry import DETECTORS, GENERATORS
+from anomalyforge.core.registry import DETECTORS
 from anomalyforge.core.validation import Interval, Options, training_constraints
 from anomalyforge.core.windows import (
     WindowDetector,
@@ -36,7 +36,7 @@ from anomalyforge.core.windows import (
     training_windows,
 )
 from anomalyforge.detectors.classifier.model import WindowClassifierNet, bce_loss
-from anomalyforge.generators.build import build_negative_generator, forge_windows
+from anomalyforge.generators.build import fit_negative_generators, forge_mixture
 from anomalyforge.nn.training import (
     TorchModelScoring,
     TrainConfig,
@@ -68,7 +68,7 @@ class ForgedWindowClassifier(TorchModelScoring, WindowDetector):
 
     Args:
         generator: registry name of the generator that forges anomalies (``"rules"``, ``"genias"``, ...) or an
-            instance (cloned before fitting); built by ``generators.build.build_negative_generator`` with this
+            instance (cloned before fitting); built by ``generators.build.fit_negative_generators`` with this
             detector's window, seed and ``generator_budget`` share of ``time_budget``. Several names joined by
             ``+`` (``"genias+rules"``) make a mixture: each epoch, each training window's forgery comes from
             one of them, drawn uniformly; the generators that train split the generator budget evenly.
@@ -194,71 +194,19 @@ class ForgedWindowClassifier(TorchModelScoring, WindowDetector):
             self._train(gens, X, windows, rng, device, budget)
         self.fit_seconds_ = round(budget.elapsed(), 3)
 
-    def _member_names(self) -> list[str] | None:
-        """The mixture's generator names (``"genias+rules"`` -> ``["genias", "rules"]``); None for one generator."""
-        if not isinstance(self.generator, str) or "+" not in self.generator:
-            return None
-        names = [part.strip() for part in self.generator.split("+")]
-        if any(not n for n in names) or len(set(names)) != len(names):
-            raise ValueError(
-                f"generator={self.generator!r}: a mixture is distinct generator names joined by '+', "
-                "e.g. 'genias+rules'"
-            )
-        return names
-
     def _fit_generators(self, X: np.ndarray, budget: Budget) -> list[BaseGenerator]:
-        """The fitted generator, or the mixture's members in order (the trainable ones share the budget)."""
-        names = self._member_names()
-        if names is None:
-            return [self._fit_generator(self.generator, self.generator_params, X, budget.share(self.generator_budget))]
-        for n in names:
-            if n not in GENERATORS:
-                raise ValueError(f"unknown generator {n!r}; registered generators: {', '.join(GENERATORS.names())}")
-        params = self.generator_params or {}
-        unknown = sorted(set(params) - set(names))
-        if unknown or not all(isinstance(v, dict) for v in params.values()):
-            raise ValueError(
-                f"generator_params of the mixture {self.generator!r} maps member names ({', '.join(names)}) to "
-                f"dicts of their parameters; got keys {sorted(params)}"
-            )
-        trainable = [n for n in names if GENERATORS.make(n).tags.requires_training]
-        share = budget.share(self.generator_budget)
-        gens = []
-        for n in names:
-            if n in trainable:
-                part = share.share(1.0 / (len(trainable) - trainable.index(n)))  # what is left, split among the rest
-            else:
-                part = share
-            gens.append(self._fit_generator(n, params.get(n), X, part, part_name=f"generator:{n}"))
-        return gens
-
-    def _fit_generator(
-        self, generator: str | BaseGenerator, params: dict[str, Any] | None, X: np.ndarray, budget: Budget,
-        part_name: str = "generator",
-    ) -> BaseGenerator:  # fmt: skip
-        gen = build_negative_generator(
-            generator, budget, window=self.window, random_state=self.random_state, params=params,
+        """The fitted generator, or a mixture's fitted members (``generators.build.fit_negative_generators``)."""
+        return fit_negative_generators(
+            self.generator, budget.share(self.generator_budget), X, window=self.window,
+            random_state=self.random_state, params=self.generator_params, record=self._record_training,
         )  # fmt: skip
-        if gen.tags.requires_training:
-            gen.fit(X)
-            report = getattr(gen, "train_report_", None)  # what the package's trained generators record
-            self._record_training(part_name, report if report is not None else {"stopped_by": "unreported"})
-        return gen
 
     def _forge(
         self, gens: list[BaseGenerator], X: np.ndarray, starts: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
         """(N, window, C) float32 standardised forgeries, one per training window, forged from the raw windows;
         with several generators each window's forger is drawn uniformly."""
-        if len(gens) == 1:
-            return forge_windows(gens[0], X, starts, self.window, self._standardise, rng)[0]
-        which = rng.integers(len(gens), size=len(starts))
-        out = np.empty((len(starts), self.window, X.shape[1]), dtype=np.float32)
-        for k, gen in enumerate(gens):
-            idx = np.flatnonzero(which == k)
-            if len(idx):
-                out[idx] = forge_windows(gen, X, starts[idx], self.window, self._standardise, rng)[0]
-        return out
+        return forge_mixture(gens, X, starts, self.window, self._standardise, rng)[0]
 
     def _train(
         self, gens: list[BaseGenerator], X: np.ndarray, windows: WindowGather, rng: np.random.Generator,
