@@ -209,12 +209,12 @@ def without_budget(name: str, generator_too: bool = True, **extra: Any) -> dict[
     params.update({k: None for k in own if k.endswith("time_budget")})
     generator_params = {k: v for k, v in (own.get("generator_params") or {}).items() if k != "time_budget"}
     generator = own.get("generator")
-    if generator_too and "generator_params" in own and isinstance(generator, str) and "+" in generator:
-        for member in generator.split("+"):  # a mixture's generator_params: member name -> its parameters
-            if "time_budget" in GENERATORS.make(member).get_params(deep=False):
-                generator_params[member] = {**generator_params.get(member, {}), "time_budget": None}
-    elif generator_too and "generator_params" in own and isinstance(generator, str):
-        if "time_budget" in GENERATORS.make(generator).get_params(deep=False):
+    if generator_too and "generator_params" in own and isinstance(generator, str):
+        if "+" in generator:
+            for member in generator.split("+"):  # a mixture's generator_params: member name -> its parameters
+                if "time_budget" in GENERATORS.make(member).get_params(deep=False):
+                    generator_params[member] = {**generator_params.get(member, {}), "time_budget": None}
+        elif "time_budget" in GENERATORS.make(generator).get_params(deep=False):
             generator_params["time_budget"] = None
     if "generator_params" in own:
         params["generator_params"] = generator_params or None

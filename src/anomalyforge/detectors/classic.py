@@ -293,6 +293,7 @@ class WindowEllipticEnvelope(WindowSklearnDetector):
                 raise
             self.support_fallback_ = True
             self.varying_ = None  # the fallback's ridge weighs every feature, constant ones too
+            self.__dict__.pop("constant_values_", None)
             features = windows.flat()
             self.location_ = features.mean(axis=0)
             cov = np.atleast_2d(np.cov(features, rowvar=False)) + self.ridge * np.eye(features.shape[1])

@@ -158,20 +158,17 @@ def fit_negative_generators(
                 f"of their parameters; got keys {sorted(given)}"
             )
         specs = [(n, given.get(n), f"generator:{n}") for n in names]
-    def requires_training(g: Any) -> bool:  # an unknown name or a wrong type is build_negative_generator's error
-        if isinstance(g, BaseGenerator):
-            return g.tags.requires_training
-        return isinstance(g, str) and g in GENERATORS and GENERATORS.make(g).tags.requires_training
-
-    trains = [requires_training(g) for g, _, _ in specs]
-    left, built = sum(trains), []
-    for (g, p, part), trained in zip(specs, trains, strict=True):
-        # a mixture's members that train take equal shares of what the earlier ones left
-        share = budget.share(1.0 / left) if trained and names is not None else budget
-        gen = build_negative_generator(g, share, window=window, random_state=random_state, params=p)
-        if trained:
+    # a mixture's members that train take equal shares of what the earlier ones left; one generator takes it all
+    left = 0 if names is None else sum(GENERATORS.entry(n).cls.tags.requires_training for n in names)
+    built = []
+    for g, p, part in specs:
+        shared = names is not None and GENERATORS.entry(g).cls.tags.requires_training
+        gen = build_negative_generator(
+            g, budget.share(1.0 / left) if shared else budget, window=window, random_state=random_state, params=p
+        )
+        left -= shared
+        if gen.tags.requires_training:
             gen.fit(X)
-            left -= 1
             if record is not None:
                 report = getattr(gen, "train_report_", None)  # what the package's trained generators record
                 record(part, report if report is not None else {"stopped_by": "unreported"})
